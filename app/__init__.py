@@ -1,0 +1,1 @@
+"""Candor: the candidate-communication backend of a staffing agency."""

@@ -1,0 +1,183 @@
+"""Clients and contacts: the agency's shared directory (not owned by one recruiter)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.principal import Principal
+from app.clients.models import (
+    Client,
+    ClientCreate,
+    ClientPublic,
+    ClientUpdate,
+    Contact,
+    ContactCreate,
+    ContactPublic,
+    ContactUpdate,
+)
+from app.core import crud
+from app.core.errors import Conflict
+from app.core.filters import UpdatedSince
+from app.core.pagination import Page, PageParams
+from app.events import service as events
+from app.interviews.models import InterviewInterviewer
+from app.jobs.models import Job
+
+
+def _changed_event(
+    session: AsyncSession,
+    principal: Principal,
+    record_type: str,
+    record_id: int | None,
+    changed: list[str],
+) -> None:
+    if changed:
+        assert record_id is not None
+        events.record(
+            session,
+            principal,
+            action=f"{record_type}.updated",
+            record_type=record_type,
+            record_id=record_id,
+            data={"fields": changed},
+        )
+
+
+async def create_client(session: AsyncSession, principal: Principal, data: ClientCreate) -> Client:
+    await crud.ensure_external_id_free(session, Client, data.external_id, own_id=None)
+    client = Client.model_validate(data)
+    session.add(client)
+    await session.flush()
+    assert client.id is not None
+    events.record(
+        session, principal, action="client.created", record_type="client", record_id=client.id
+    )
+    return client
+
+
+async def update_client(
+    session: AsyncSession, principal: Principal, client: Client, data: ClientUpdate
+) -> Client:
+    changes = data.model_dump(exclude_unset=True)
+    await crud.ensure_external_id_free(
+        session, Client, changes.get("external_id"), own_id=client.id
+    )
+    _changed_event(session, principal, "client", client.id, crud.apply_changes(client, changes))
+    return client
+
+
+async def upsert_client(
+    session: AsyncSession, principal: Principal, external_id: str, data: ClientCreate
+) -> tuple[Client, bool]:
+    crud.check_path_external_id(data, external_id)
+    existing = await crud.find_by_external_id(session, Client, external_id)
+    if existing is None:
+        return await create_client(session, principal, data), True
+    update = ClientUpdate.model_validate(data.model_dump(exclude_unset=True))
+    return await update_client(session, principal, existing, update), False
+
+
+async def delete_client(session: AsyncSession, principal: Principal, client: Client) -> None:
+    """Only a client nothing refers to yet (no contacts, no jobs) may be deleted."""
+    if await session.scalar(select(Contact.id).where(Contact.client_id == client.id).limit(1)):
+        raise Conflict("The client still has contacts; delete or move them first.")
+    if await session.scalar(select(Job.id).where(Job.client_id == client.id).limit(1)):
+        raise Conflict("The client has jobs; a client with history cannot be deleted.")
+    assert client.id is not None
+    events.record(
+        session, principal, action="client.deleted", record_type="client", record_id=client.id
+    )
+    await session.delete(client)
+    await session.flush()
+
+
+async def list_clients(
+    session: AsyncSession, page: PageParams, *, updated_since: UpdatedSince, external_id: str | None
+) -> Page[ClientPublic]:
+    stmt = crud.where_all(
+        select(Client),
+        Client.updated_at >= updated_since if updated_since else None,
+        Client.external_id == external_id if external_id else None,
+    )
+    return await crud.fetch_page(session, stmt, Client, page, ClientPublic)
+
+
+async def create_contact(
+    session: AsyncSession, principal: Principal, data: ContactCreate
+) -> Contact:
+    await crud.require_ref(session, Client, data.client_id, field="body.client_id")
+    await crud.ensure_external_id_free(session, Contact, data.external_id, own_id=None)
+    contact = Contact.model_validate(data)
+    session.add(contact)
+    await session.flush()
+    assert contact.id is not None
+    events.record(
+        session, principal, action="contact.created", record_type="contact", record_id=contact.id
+    )
+    return contact
+
+
+async def update_contact(
+    session: AsyncSession, principal: Principal, contact: Contact, data: ContactUpdate
+) -> Contact:
+    changes = data.model_dump(exclude_unset=True)
+    await crud.ensure_external_id_free(
+        session, Contact, changes.get("external_id"), own_id=contact.id
+    )
+    _changed_event(session, principal, "contact", contact.id, crud.apply_changes(contact, changes))
+    return contact
+
+
+async def upsert_contact(
+    session: AsyncSession, principal: Principal, external_id: str, data: ContactCreate
+) -> tuple[Contact, bool]:
+    crud.check_path_external_id(data, external_id)
+    existing = await crud.find_by_external_id(session, Contact, external_id)
+    if existing is None:
+        return await create_contact(session, principal, data), True
+    if crud.create_only_mismatch(existing, data.model_dump(), ("client_id",)):
+        raise Conflict("A contact cannot move to another client; create a new contact.")
+    fields = data.model_dump(exclude_unset=True, exclude={"client_id"})
+    return await update_contact(
+        session, principal, existing, ContactUpdate.model_validate(fields)
+    ), False
+
+
+async def delete_contact(session: AsyncSession, principal: Principal, contact: Contact) -> None:
+    """A contact who interviewed or is a job's primary contact is history: refuse (409)."""
+    used = await session.scalar(
+        select(Job.id).where(Job.primary_contact_id == contact.id).limit(1)
+    ) or await session.scalar(
+        select(InterviewInterviewer.interview_id)
+        .where(InterviewInterviewer.contact_id == contact.id)
+        .limit(1)
+    )
+    if used:
+        raise Conflict(
+            "The contact is a job's primary contact or interviewed a candidate; "
+            "set their contact policy instead of deleting them."
+        )
+    assert contact.id is not None
+    events.record(
+        session, principal, action="contact.deleted", record_type="contact", record_id=contact.id
+    )
+    await session.delete(contact)
+    await session.flush()
+
+
+async def list_contacts(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    updated_since: UpdatedSince,
+    client_id: int | None,
+    external_id: str | None,
+) -> Page[ContactPublic]:
+    stmt = crud.where_all(
+        select(Contact),
+        Contact.updated_at >= updated_since if updated_since else None,
+        Contact.client_id == client_id if client_id else None,
+        Contact.external_id == external_id if external_id else None,
+    )
+    return await crud.fetch_page(session, stmt, Contact, page, ContactPublic)

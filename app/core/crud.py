@@ -1,0 +1,127 @@
+"""Query and update helpers every domain repository and service shares.
+
+Kept deliberately small: the domain code still says what it loads and why; these only remove the
+mechanics that would otherwise be copied into every domain (paging, 404s, partial updates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.core.clock import utcnow
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.pagination import Page, PageParams, make_page
+
+M = TypeVar("M", bound=SQLModel)
+P = TypeVar("P", bound=SQLModel)
+
+
+def label(model: type[SQLModel]) -> str:
+    return str(getattr(model, "__tablename__", model.__name__.lower())).replace("_", " ")
+
+
+async def get_or_404(
+    session: AsyncSession,
+    model: type[M],
+    record_id: int,
+    *,
+    visible: ColumnElement[bool] | None = None,
+) -> M:
+    """The record, or 404 — also when it exists but ``visible`` hides it from the caller."""
+    stmt = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    if visible is not None:
+        stmt = stmt.where(visible)
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"No {label(model)} with id {record_id}.")
+    return found
+
+
+async def find_by_external_id(session: AsyncSession, model: type[M], external_id: str) -> M | None:
+    stmt = select(model).where(model.external_id == external_id)  # type: ignore[attr-defined]
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[tuple[M]],
+    model: type[M],
+    page: PageParams,
+    public: type[P],
+) -> Page[P]:
+    """One page of ``stmt`` in id order, converted to the public model."""
+    id_col = model.id  # type: ignore[attr-defined]
+    stmt = stmt.where(id_col > page.after_id).order_by(id_col).limit(page.limit + 1)
+    rows = list((await session.execute(stmt)).scalars())
+    items = [public.model_validate(row) for row in rows]
+    last_id = items[page.limit - 1].id if len(items) > page.limit else None  # type: ignore[attr-defined]
+    return make_page(items, limit=page.limit, id_of=last_id)
+
+
+def apply_changes(record: SQLModel, changes: Mapping[str, Any]) -> list[str]:
+    """Set the fields that really change; bump ``updated_at`` only then. Returns their names."""
+    changed = [name for name, value in changes.items() if getattr(record, name) != value]
+    for name in changed:
+        setattr(record, name, changes[name])
+    if changed and hasattr(record, "updated_at"):
+        record.updated_at = utcnow()  # type: ignore[attr-defined]
+    return changed
+
+
+def where_all(stmt: Select[tuple[M]], *clauses: ColumnElement[bool] | None) -> Select[tuple[M]]:
+    """Add every clause that is not ``None`` (an absent filter or an unrestricted principal)."""
+    for clause in clauses:
+        if clause is not None:
+            stmt = stmt.where(clause)
+    return stmt
+
+
+def create_only_mismatch(
+    record: SQLModel, data: Mapping[str, Any], fields: tuple[str, ...]
+) -> str | None:
+    """For upserts: the first create-only field (a parent id) that the update tries to change."""
+    for name in fields:
+        if name in data and data[name] is not None and data[name] != getattr(record, name):
+            return name
+    return None
+
+
+async def ensure_external_id_free(
+    session: AsyncSession, model: type[M], external_id: str | None, *, own_id: int | None
+) -> None:
+    """External ids are unique per record type (issue 2); a clash is a 409 that names the owner."""
+    if external_id is None:
+        return
+    other = await find_by_external_id(session, model, external_id)
+    if other is not None and other.id != own_id:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"External id {external_id!r} already belongs to {label(model)} {other.id}."  # type: ignore[attr-defined]
+        )
+
+
+async def require_ref(
+    session: AsyncSession,
+    model: type[M],
+    record_id: int,
+    *,
+    field: str,
+    visible: ColumnElement[bool] | None = None,
+) -> M:
+    """A record named in a body: missing (or hidden from the caller) is a 422 on that field."""
+    try:
+        return await get_or_404(session, model, record_id, visible=visible)
+    except NotFound:
+        raise InvalidInput(field, f"No {label(model)} with id {record_id}.") from None
+
+
+def check_path_external_id(data: SQLModel, external_id: str) -> None:
+    """Upserts take the external id from the path; a different one in the body is a mistake."""
+    given = getattr(data, "external_id", None)
+    if given is not None and given != external_id:
+        raise InvalidInput("body.external_id", "external_id in the body differs from the path.")
+    data.external_id = external_id  # type: ignore[attr-defined]

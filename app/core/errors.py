@@ -1,0 +1,243 @@
+"""Domain errors and the one handler that renders every failure as RFC 9457 problem+json.
+
+Services raise ``AppError`` subclasses (never ``HTTPException``); the handlers here turn them,
+FastAPI's validation errors, Starlette's HTTP errors, database conflicts and anything unexpected
+into ``application/problem+json`` with a stable ``type`` and, for bad input, the fields at fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("candor.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:candor:problem:"
+
+
+class FieldError(BaseModel):
+    """One thing wrong with the input, and where (``body.email``, ``query.limit``)."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every 4xx and 5xx answer carries them."""
+
+    type: str = Field(examples=[f"{TYPE_PREFIX}not-found"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    allowed: list[str] | None = Field(
+        default=None, description="For refused moves: the moves that are allowed from here."
+    )
+
+
+class AppError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        allowed: Sequence[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = list(errors) if errors else None
+        self.allowed = list(allowed) if allowed is not None else None
+        self.headers = headers
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class StageMoveRefused(Conflict):
+    slug, title = "stage-move-refused", "Stage move refused"
+
+
+class InvalidInput(AppError):
+    """A payload that is well-formed but breaks a rule; names the field at fault."""
+
+    status, slug, title = 422, "invalid-input", "Invalid input"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, errors=[FieldError(field=field, message=message)])
+
+
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: Sequence[FieldError] | None = None,
+    allowed: Sequence[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=TYPE_PREFIX + slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=list(errors) if errors else None,
+        allowed=list(allowed) if allowed is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.message,
+        errors=exc.errors,
+        allowed=exc.allowed,
+        headers=exc.headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        # Only the message and location: echoing the input back could copy personal data.
+        FieldError(field=_loc(err.get("loc", ())), message=str(err.get("msg", "invalid")))
+        for err in exc.errors()
+    ]
+    fields = ", ".join(e.field for e in errors[:5])
+    return problem_response(
+        request,
+        status=422,
+        slug="validation-error",
+        title="Request validation failed",
+        detail=f"The request is not valid: {fields}",
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {
+        400: "Bad request",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Payload too large",
+    }
+    slug = {
+        400: "bad-request",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "payload-too-large",
+    }.get(exc.status_code, "http-error")
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=titles.get(exc.status_code, "HTTP error"),
+        detail=str(exc.detail),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Services check uniqueness and references first; this catches the race between two
+    # requests, so a lost race is a 409 and never a 500.
+    log.info("integrity error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=409,
+        slug="conflict",
+        title="Conflict",
+        detail="The change conflicts with an existing record (duplicate or still referenced).",
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=500,
+        slug="internal-error",
+        title="Internal error",
+        detail="Something went wrong on our side; nothing was changed.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the error statuses an operation can answer."""
+    descriptions = {
+        400: "Bad request",
+        401: "Missing, unknown or revoked API key",
+        403: "The key's role may not do this",
+        404: "No such record (or not visible to this key)",
+        409: "Conflicts with the record's state or another record",
+        413: "Body too large",
+        422: "The request is not valid; `errors` names each field",
+    }
+    return {
+        code: {
+            "description": descriptions[code],
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }

@@ -1,0 +1,49 @@
+"""Settings come only from the environment (``CANDOR_*``), so one image runs everywhere."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The development secret. Production refuses to start with it (see ``check_production``).
+DEFAULT_SECRET = "candor-development-secret-change-me"  # noqa: S105 - a known, refused default
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README's settings table lists the same fields."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./candor.db"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+    email_backend: Literal["console", "file", "sendgrid"] = "console"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def check_production(self) -> Settings:
+        """R-PV / secrets: a production process with the published default secret must not run."""
+        if self.environment == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEFAULT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "CANDOR_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "when CANDOR_ENVIRONMENT=production"
+                )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,82 @@
+"""What the client said: a decision, internal notes, and a summary shareable once approved."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import String, Text
+from sqlmodel import Field, SQLModel
+
+from app.core.models import (
+    ExternalId,
+    Instant,
+    LongText,
+    PublicModel,
+    RequestModel,
+    Timestamps,
+    instant_field,
+)
+
+
+class Decision(StrEnum):
+    advance = "advance"
+    reject = "reject"
+    hold = "hold"
+    offer = "offer"
+    none = "none"
+
+
+class SummaryStatus(StrEnum):
+    """R-CAND-6 / R-FB: a summary reaches a candidate only once a recruiter approved it."""
+
+    none = "none"
+    pending = "pending"
+    approved = "approved"
+
+
+class FeedbackBase(SQLModel):
+    decision: Decision = Field(sa_type=String(16))
+    internal_notes: LongText | None = Field(
+        default=None, sa_type=Text, description="Never shown to candidates (R-CAND-6)."
+    )
+    shareable_summary: LongText | None = Field(
+        default=None, sa_type=Text, description="May be shared once a recruiter approves it."
+    )
+    external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
+
+
+class Feedback(FeedbackBase, Timestamps, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    interview_id: int | None = Field(default=None, foreign_key="interview.id", index=True)
+    received_at: datetime = instant_field(nullable=False)
+    summary_status: SummaryStatus = Field(default=SummaryStatus.none, sa_type=String(16))
+    summary_approved_by_type: str | None = Field(default=None, max_length=16)
+    summary_approved_by: int | None = None
+    summary_approved_at: datetime | None = instant_field(default=None, nullable=True)
+
+
+class FeedbackCreate(FeedbackBase, RequestModel):
+    submission_id: int
+    interview_id: int | None = Field(default=None, description="An interview of the submission.")
+    received_at: Instant | None = Field(
+        default=None, description="When the client said it; never in the future."
+    )
+
+
+class FeedbackUpdate(RequestModel):
+    decision: Decision | None = None
+    internal_notes: LongText | None = None
+    shareable_summary: LongText | None = None
+    external_id: ExternalId | None = None
+
+
+class FeedbackPublic(FeedbackBase, PublicModel):
+    submission_id: int
+    interview_id: int | None
+    received_at: datetime
+    summary_status: SummaryStatus
+    summary_approved_by_type: str | None
+    summary_approved_by: int | None
+    summary_approved_at: datetime | None

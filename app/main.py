@@ -1,0 +1,113 @@
+"""create_app(): routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+import app.models  # noqa: F401 - every table registered before the first query
+from app.auth.router import me_router
+from app.auth.router import router as admin_router
+from app.candidates.router import router as candidates_router
+from app.clients.router import router as clients_router
+from app.core.database import make_engine, make_sessionmaker
+from app.core.errors import FieldError, Problem, install_error_handlers
+from app.core.middleware import BodySizeLimit
+from app.core.settings import Settings, get_settings
+from app.events.router import router as events_router
+from app.feedback.router import router as feedback_router
+from app.interviews.router import router as interviews_router
+from app.jobs.router import router as jobs_router
+from app.submissions.router import router as submissions_router
+
+API_PREFIX = "/v1"
+DESCRIPTION = """\
+Candor keeps a staffing agency's candidates informed on a business-day clock, routes their
+thank-you notes through the recruiter, and never pesters a client.
+
+Authenticate with `Authorization: Bearer <key>`. Every error is RFC 9457
+`application/problem+json`. Lists are cursor-paginated: pass `next_cursor` back as `cursor`.
+All instants are RFC 3339 in UTC.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    router.include_router(me_router)
+    router.include_router(admin_router)
+    router.include_router(events_router)
+    router.include_router(candidates_router)
+    router.include_router(clients_router)
+    router.include_router(jobs_router)
+    router.include_router(submissions_router)
+    router.include_router(interviews_router)
+    router.include_router(feedback_router)
+    return router
+
+
+def create_app(
+    settings: Settings | None = None, *, bind: AsyncEngine | AsyncConnection | None = None
+) -> FastAPI:
+    """Build the app. Tests pass their own connection; a process builds its own engine."""
+    settings = settings or get_settings()
+    own_engine = bind is None
+    the_engine = bind if bind is not None else make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_engine and isinstance(the_engine, AsyncEngine):
+            await the_engine.dispose()
+
+    app = FastAPI(
+        title="Candor",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = make_sessionmaker(the_engine)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/health", tags=["health"], summary="Health check")
+    async def health() -> dict[str, str]:
+        """Liveness: answers without a key and without touching the database."""
+        return {"status": "ok"}
+
+    app.include_router(api_router())
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The document, with the problem+json schema registered once for every error response."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    problem.pop("$defs", None)
+    schemas["Problem"] = problem
+    schemas["FieldError"] = FieldError.model_json_schema()
+    # FastAPI's default validation schemas are replaced by Problem everywhere.
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,257 @@
+"""Submissions and their stage moves (R-ST). Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import ownership
+from app.auth import service as auth
+from app.auth.principal import Principal
+from app.candidates.models import Candidate
+from app.core import crud
+from app.core.clock import utcnow
+from app.core.errors import Conflict, Forbidden, InvalidInput, StageMoveRefused
+from app.core.filters import UpdatedSince
+from app.core.pagination import Page, PageParams
+from app.events import service as events
+from app.jobs.models import Job
+from app.submissions import states
+from app.submissions.models import (
+    StageMove,
+    StageMoveCreate,
+    StageMovePublic,
+    Submission,
+    SubmissionCreate,
+    SubmissionPublic,
+    SubmissionUpdate,
+)
+from app.submissions.states import Stage
+
+
+def public(submission: Submission) -> SubmissionPublic:
+    return SubmissionPublic.model_validate(
+        submission, update={"allowed_moves": list(states.allowed_moves(Stage(submission.stage)))}
+    )
+
+
+async def get(session: AsyncSession, principal: Principal, submission_id: int) -> Submission:
+    return await crud.get_or_404(
+        session, Submission, submission_id, visible=ownership.submissions(principal)
+    )
+
+
+def _not_in_future(field: str, instant: datetime, now: datetime) -> None:
+    """R-ST: an ATS may backdate what really happened, never claim the future."""
+    if instant > now:
+        raise InvalidInput(field, "This instant is in the future; only past instants may be given.")
+
+
+async def create(session: AsyncSession, principal: Principal, data: SubmissionCreate) -> Submission:
+    now = utcnow()
+    candidate = await crud.require_ref(
+        session,
+        Candidate,
+        data.candidate_id,
+        field="body.candidate_id",
+        visible=ownership.candidates(principal),
+    )
+    job = await crud.require_ref(
+        session, Job, data.job_id, field="body.job_id", visible=ownership.jobs(principal)
+    )
+    if job.status == "closed":
+        raise Conflict(f"Job {job.id} is closed; nobody can be submitted to it.")
+    duplicate = await session.scalar(
+        select(Submission.id).where(
+            Submission.candidate_id == candidate.id, Submission.job_id == job.id
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(
+            f"Candidate {candidate.id} is already submitted to job {job.id} "
+            f"(submission {duplicate})."
+        )
+    owner_id = await auth.resolve_owner(
+        session, principal, data.owner_id, default=candidate.owner_id
+    )
+    await crud.ensure_external_id_free(session, Submission, data.external_id, own_id=None)
+    submitted_at = data.submitted_at or now
+    _not_in_future("body.submitted_at", submitted_at, now)
+    submission = Submission(
+        external_id=data.external_id,
+        candidate_id=candidate.id,  # type: ignore[arg-type]
+        job_id=job.id,  # type: ignore[arg-type]
+        owner_id=owner_id,
+        stage=Stage.submitted,
+        stage_changed_at=submitted_at,
+        submitted_at=submitted_at,
+    )
+    session.add(submission)
+    await session.flush()
+    assert submission.id is not None
+    session.add(
+        StageMove(
+            submission_id=submission.id,
+            from_stage=None,
+            to_stage=Stage.submitted,
+            occurred_at=submitted_at,
+            recorded_at=now,
+            actor_type=principal.actor_type,
+            actor_id=principal.actor_id,
+        )
+    )
+    events.record(
+        session,
+        principal,
+        action="submission.created",
+        record_type="submission",
+        record_id=submission.id,
+        data={"stage": Stage.submitted.value, "occurred_at": submitted_at.isoformat()},
+    )
+    return submission
+
+
+async def move(
+    session: AsyncSession, principal: Principal, submission: Submission, data: StageMoveCreate
+) -> Submission:
+    """Move to another stage if the transition table allows it (R-ST).
+
+    The update is conditional on the stage it was read in, so two racing moves cannot both
+    succeed: the loser gets 409 and changes nothing.
+    """
+    now = utcnow()
+    from_stage = Stage(submission.stage)
+    if not states.can_move(from_stage, data.to_stage):
+        allowed = [s.value for s in states.allowed_moves(from_stage)]
+        listed = ", ".join(allowed) if allowed else f"none ({from_stage.value} is final)"
+        raise StageMoveRefused(
+            f"A submission cannot move from {from_stage.value} to {data.to_stage.value}. "
+            f"Allowed moves: {listed}.",
+            allowed=allowed,
+        )
+    occurred_at = data.occurred_at or now
+    _not_in_future("body.occurred_at", occurred_at, now)
+    if occurred_at < submission.stage_changed_at:
+        raise InvalidInput(
+            "body.occurred_at",
+            f"The current stage began at {submission.stage_changed_at.isoformat()}; "
+            "a move cannot be dated before that.",
+        )
+    result = await session.execute(
+        update(Submission)
+        .where(Submission.id == submission.id, Submission.stage == from_stage.value)  # type: ignore[arg-type]
+        .values(stage=data.to_stage.value, stage_changed_at=occurred_at, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The submission changed stage meanwhile; read it again and retry.")
+    await session.refresh(submission)
+    assert submission.id is not None
+    session.add(
+        StageMove(
+            submission_id=submission.id,
+            from_stage=from_stage,
+            to_stage=data.to_stage,
+            occurred_at=occurred_at,
+            recorded_at=now,
+            actor_type=principal.actor_type,
+            actor_id=principal.actor_id,
+            reason=data.reason,
+        )
+    )
+    events.record(
+        session,
+        principal,
+        action="submission.stage_changed",
+        record_type="submission",
+        record_id=submission.id,
+        data={
+            "from": from_stage.value,
+            "to": data.to_stage.value,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    )
+    return submission
+
+
+async def update_submission(
+    session: AsyncSession, principal: Principal, submission: Submission, data: SubmissionUpdate
+) -> Submission:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("owner_id") is not None and changes["owner_id"] != submission.owner_id:
+        if principal.is_recruiter:
+            raise Forbidden("A recruiter cannot reassign a submission; ask an admin.")
+        changes["owner_id"] = await auth.resolve_owner(session, principal, changes["owner_id"])
+    elif "owner_id" in changes:
+        del changes["owner_id"]
+    await crud.ensure_external_id_free(
+        session, Submission, changes.get("external_id"), own_id=submission.id
+    )
+    changed = crud.apply_changes(submission, changes)
+    if changed:
+        assert submission.id is not None
+        events.record(
+            session,
+            principal,
+            action="submission.updated",
+            record_type="submission",
+            record_id=submission.id,
+            data={"fields": changed},
+        )
+    return submission
+
+
+async def upsert(
+    session: AsyncSession, principal: Principal, external_id: str, data: SubmissionCreate
+) -> tuple[Submission, bool]:
+    crud.check_path_external_id(data, external_id)
+    existing = await crud.find_by_external_id(session, Submission, external_id)
+    if existing is None:
+        return await create(session, principal, data), True
+    if name := crud.create_only_mismatch(existing, data.model_dump(), ("candidate_id", "job_id")):
+        raise Conflict(f"A submission's {name} cannot change; create a new submission.")
+    fields = data.model_dump(exclude_unset=True, include={"external_id", "owner_id"})
+    updated = await update_submission(
+        session, principal, existing, SubmissionUpdate.model_validate(fields)
+    )
+    return updated, False
+
+
+async def list_page(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    updated_since: UpdatedSince,
+    owner_id: int | None,
+    stage: Stage | None,
+    candidate_id: int | None,
+    job_id: int | None,
+    external_id: str | None,
+) -> Page[SubmissionPublic]:
+    stmt = crud.where_all(
+        select(Submission),
+        ownership.submissions(principal),
+        Submission.updated_at >= updated_since if updated_since else None,
+        Submission.owner_id == owner_id if owner_id else None,
+        Submission.stage == stage.value if stage else None,
+        Submission.candidate_id == candidate_id if candidate_id else None,
+        Submission.job_id == job_id if job_id else None,
+        Submission.external_id == external_id if external_id else None,
+    )
+    result = await crud.fetch_page(session, stmt, Submission, page, SubmissionPublic)
+    for item in result.items:
+        item.allowed_moves = list(states.allowed_moves(item.stage))
+    return result
+
+
+async def moves(session: AsyncSession, submission: Submission) -> list[StageMovePublic]:
+    """The whole history, oldest first (at most a handful of rows per submission)."""
+    stmt = (
+        select(StageMove)
+        .where(StageMove.submission_id == submission.id)
+        .order_by(StageMove.occurred_at, StageMove.id)  # type: ignore[arg-type]
+    )
+    return [StageMovePublic.model_validate(m) for m in (await session.execute(stmt)).scalars()]
