@@ -46,7 +46,7 @@ format: $(STAMP) ## ruff format and autofix
 	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP) ## mypy --strict over app/ and tests/
-	$(BIN)/mypy app tests bench alembic
+	$(BIN)/mypy app tests bench alembic/env.py
 
 test-sqlite: $(STAMP) ## The suite on a temporary SQLite file
 	env -u CANDOR_TEST_DATABASE_URL -u CANDOR_REQUIRE_POSTGRES $(BIN)/pytest -q

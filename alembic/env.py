@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from app.core.database import UTCDateTime, make_engine
 from app.core.settings import Settings
 
@@ -25,7 +26,7 @@ def _url() -> str:
     return str(config.attributes.get("database_url") or Settings().database_url)
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import app code: our instant type is a timestamptz in the schema.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

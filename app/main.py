@@ -17,7 +17,7 @@ from app.auth.router import router as admin_router
 from app.candidates.router import router as candidates_router
 from app.clients.router import router as clients_router
 from app.core.database import make_engine, make_sessionmaker
-from app.core.errors import FieldError, Problem, install_error_handlers
+from app.core.errors import FieldError, Problem, install_error_handlers, problem_responses
 from app.core.middleware import BodySizeLimit
 from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
@@ -106,6 +106,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     problem.pop("$defs", None)
     schemas["Problem"] = problem
     schemas["FieldError"] = FieldError.model_json_schema()
+    # The body bound is enforced by middleware for every request, so it is documented here once.
+    too_large = problem_responses(413)[413]
+    for methods in schema["paths"].values():
+        for spec in methods.values():
+            if "requestBody" in spec:
+                spec["responses"].setdefault("413", too_large)
     # FastAPI's default validation schemas are replaced by Problem everywhere.
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

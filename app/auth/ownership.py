@@ -12,6 +12,7 @@ query however many records a recruiter owns.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.candidates.models import Candidate
@@ -29,8 +30,8 @@ def submissions(principal: Principal) -> ColumnElement[bool] | None:
     uid = _recruiter(principal)
     if uid is None:
         return None
-    own_jobs = select(Job.id).where(Job.owner_id == uid)
-    return or_(Submission.owner_id == uid, Submission.job_id.in_(own_jobs))  # type: ignore[attr-defined]
+    own_jobs = select(col(Job.id)).where(col(Job.owner_id) == uid)
+    return or_(col(Submission.owner_id) == uid, col(Submission.job_id).in_(own_jobs))
 
 
 def candidates(principal: Principal) -> ColumnElement[bool] | None:
@@ -39,31 +40,33 @@ def candidates(principal: Principal) -> ColumnElement[bool] | None:
         return None
     via_job = exists().where(
         and_(
-            Submission.candidate_id == Candidate.id,
-            Submission.job_id == Job.id,
-            Job.owner_id == uid,
+            col(Submission.candidate_id) == col(Candidate.id),
+            col(Submission.job_id) == col(Job.id),
+            col(Job.owner_id) == uid,
         )
     )
-    return or_(Candidate.owner_id == uid, via_job)
+    return or_(col(Candidate.owner_id) == uid, via_job)
 
 
 def jobs(principal: Principal) -> ColumnElement[bool] | None:
     uid = _recruiter(principal)
     if uid is None:
         return None
-    via_submission = exists().where(and_(Submission.job_id == Job.id, Submission.owner_id == uid))
-    return or_(Job.owner_id == uid, via_submission)
+    via_submission = exists().where(
+        and_(col(Submission.job_id) == col(Job.id), col(Submission.owner_id) == uid)
+    )
+    return or_(col(Job.owner_id) == uid, via_submission)
 
 
 def interviews(principal: Principal) -> ColumnElement[bool] | None:
     clause = submissions(principal)
     if clause is None:
         return None
-    return Interview.submission_id.in_(select(Submission.id).where(clause))  # type: ignore[attr-defined]
+    return col(Interview.submission_id).in_(select(col(Submission.id)).where(clause))
 
 
 def feedback(principal: Principal) -> ColumnElement[bool] | None:
     clause = submissions(principal)
     if clause is None:
         return None
-    return Feedback.submission_id.in_(select(Submission.id).where(clause))  # type: ignore[attr-defined]
+    return col(Feedback.submission_id).in_(select(col(Submission.id)).where(clause))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.models import ApiClient, ApiKey, Role, User
 from app.auth.principal import Principal
@@ -12,10 +13,16 @@ from app.auth.principal import Principal
 async def principal_for_key_hash(session: AsyncSession, key_hash: str) -> Principal | None:
     """One indexed lookup: the live key, its owner's role, and whether the owner is active."""
     stmt = (
-        select(ApiKey.user_id, ApiKey.api_client_id, User.role, User.active, ApiClient.role)
-        .outerjoin(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
-        .outerjoin(ApiClient, ApiClient.id == ApiKey.api_client_id)  # type: ignore[arg-type]
-        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(
+            col(ApiKey.user_id),
+            col(ApiKey.api_client_id),
+            col(User.role),
+            col(User.active),
+            col(ApiClient.role),
+        )
+        .outerjoin(User, col(User.id) == col(ApiKey.user_id))
+        .outerjoin(ApiClient, col(ApiClient.id) == col(ApiKey.api_client_id))
+        .where(col(ApiKey.key_hash) == key_hash, col(ApiKey.revoked_at).is_(None))
     )
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
@@ -29,9 +36,11 @@ async def principal_for_key_hash(session: AsyncSession, key_hash: str) -> Princi
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+    return (
+        await session.execute(select(User).where(col(User.email) == email))
+    ).scalar_one_or_none()
 
 
 async def api_client_by_name(session: AsyncSession, name: str) -> ApiClient | None:
-    stmt = select(ApiClient).where(ApiClient.name == name)
+    stmt = select(ApiClient).where(col(ApiClient.name) == name)
     return (await session.execute(stmt)).scalar_one_or_none()

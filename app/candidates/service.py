@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import ownership
 from app.auth import service as auth
@@ -90,8 +91,8 @@ async def list_page(
     stmt = crud.where_all(
         select(Candidate),
         ownership.candidates(principal),
-        Candidate.updated_at >= updated_since if updated_since else None,
-        Candidate.owner_id == owner_id if owner_id else None,
-        Candidate.external_id == external_id if external_id else None,
+        col(Candidate.updated_at) >= updated_since if updated_since else None,
+        col(Candidate.owner_id) == owner_id if owner_id else None,
+        col(Candidate.external_id) == external_id if external_id else None,
     )
     return await crud.fetch_page(session, stmt, Candidate, page, CandidatePublic)

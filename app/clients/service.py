@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth.principal import Principal
 from app.clients.models import (
@@ -80,9 +81,11 @@ async def upsert_client(
 
 async def delete_client(session: AsyncSession, principal: Principal, client: Client) -> None:
     """Only a client nothing refers to yet (no contacts, no jobs) may be deleted."""
-    if await session.scalar(select(Contact.id).where(Contact.client_id == client.id).limit(1)):
+    if await session.scalar(
+        select(col(Contact.id)).where(col(Contact.client_id) == client.id).limit(1)
+    ):
         raise Conflict("The client still has contacts; delete or move them first.")
-    if await session.scalar(select(Job.id).where(Job.client_id == client.id).limit(1)):
+    if await session.scalar(select(col(Job.id)).where(col(Job.client_id) == client.id).limit(1)):
         raise Conflict("The client has jobs; a client with history cannot be deleted.")
     assert client.id is not None
     events.record(
@@ -97,8 +100,8 @@ async def list_clients(
 ) -> Page[ClientPublic]:
     stmt = crud.where_all(
         select(Client),
-        Client.updated_at >= updated_since if updated_since else None,
-        Client.external_id == external_id if external_id else None,
+        col(Client.updated_at) >= updated_since if updated_since else None,
+        col(Client.external_id) == external_id if external_id else None,
     )
     return await crud.fetch_page(session, stmt, Client, page, ClientPublic)
 
@@ -147,10 +150,10 @@ async def upsert_contact(
 async def delete_contact(session: AsyncSession, principal: Principal, contact: Contact) -> None:
     """A contact who interviewed or is a job's primary contact is history: refuse (409)."""
     used = await session.scalar(
-        select(Job.id).where(Job.primary_contact_id == contact.id).limit(1)
+        select(col(Job.id)).where(col(Job.primary_contact_id) == contact.id).limit(1)
     ) or await session.scalar(
-        select(InterviewInterviewer.interview_id)
-        .where(InterviewInterviewer.contact_id == contact.id)
+        select(col(InterviewInterviewer.interview_id))
+        .where(col(InterviewInterviewer.contact_id) == contact.id)
         .limit(1)
     )
     if used:
@@ -176,8 +179,8 @@ async def list_contacts(
 ) -> Page[ContactPublic]:
     stmt = crud.where_all(
         select(Contact),
-        Contact.updated_at >= updated_since if updated_since else None,
-        Contact.client_id == client_id if client_id else None,
-        Contact.external_id == external_id if external_id else None,
+        col(Contact.updated_at) >= updated_since if updated_since else None,
+        col(Contact.client_id) == client_id if client_id else None,
+        col(Contact.external_id) == external_id if external_id else None,
     )
     return await crud.fetch_page(session, stmt, Contact, page, ContactPublic)

@@ -69,7 +69,7 @@ def apply_changes(record: SQLModel, changes: Mapping[str, Any]) -> list[str]:
     for name in changed:
         setattr(record, name, changes[name])
     if changed and hasattr(record, "updated_at"):
-        record.updated_at = utcnow()  # type: ignore[attr-defined]
+        record.updated_at = utcnow()
     return changed
 
 
@@ -124,4 +124,4 @@ def check_path_external_id(data: SQLModel, external_id: str) -> None:
     given = getattr(data, "external_id", None)
     if given is not None and given != external_id:
         raise InvalidInput("body.external_id", "external_id in the body differs from the path.")
-    data.external_id = external_id  # type: ignore[attr-defined]
+    data.external_id = external_id

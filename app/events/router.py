@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.auth.dependencies import AdminPrincipal
 from app.core import crud
@@ -32,9 +33,9 @@ async def list_events(
     """Every change in order: who (actor), what (action), which record, when."""
     stmt = crud.where_all(
         select(Event),
-        Event.record_type == record_type if record_type else None,
-        Event.record_id == record_id if record_id else None,
-        Event.action == action if action else None,
-        Event.occurred_at >= since if since else None,
+        col(Event.record_type) == record_type if record_type else None,
+        col(Event.record_id) == record_id if record_id else None,
+        col(Event.action) == action if action else None,
+        col(Event.occurred_at) >= since if since else None,
     )
     return await crud.fetch_page(session, stmt, Event, page, EventPublic)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import ownership
 from app.auth.principal import Principal
@@ -161,8 +162,8 @@ async def list_page(
     stmt = crud.where_all(
         select(Feedback),
         ownership.feedback(principal),
-        Feedback.updated_at >= updated_since if updated_since else None,
-        Feedback.submission_id == submission_id if submission_id else None,
-        Feedback.external_id == external_id if external_id else None,
+        col(Feedback.updated_at) >= updated_since if updated_since else None,
+        col(Feedback.submission_id) == submission_id if submission_id else None,
+        col(Feedback.external_id) == external_id if external_id else None,
     )
     return await crud.fetch_page(session, stmt, Feedback, page, FeedbackPublic)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import ownership
 from app.auth.principal import Principal
@@ -44,9 +45,9 @@ async def interviewer_ids(
     if not interview_ids:
         return found
     stmt = (
-        select(InterviewInterviewer.interview_id, InterviewInterviewer.contact_id)
-        .where(InterviewInterviewer.interview_id.in_(interview_ids))  # type: ignore[attr-defined]
-        .order_by(InterviewInterviewer.contact_id)  # type: ignore[arg-type]
+        select(col(InterviewInterviewer.interview_id), col(InterviewInterviewer.contact_id))
+        .where(col(InterviewInterviewer.interview_id).in_(interview_ids))
+        .order_by(col(InterviewInterviewer.contact_id))
     )
     for interview_id, contact_id in (await session.execute(stmt)).all():
         found[interview_id].append(contact_id)
@@ -66,8 +67,12 @@ async def _check_interviewers(
     unique = sorted(set(contact_ids))
     if not unique:
         return unique
-    client_id = await session.scalar(select(Job.client_id).where(Job.id == submission.job_id))
-    stmt = select(Contact.id).where(Contact.id.in_(unique), Contact.client_id == client_id)  # type: ignore[union-attr]
+    client_id = await session.scalar(
+        select(col(Job.client_id)).where(col(Job.id) == submission.job_id)
+    )
+    stmt = select(col(Contact.id)).where(
+        col(Contact.id).in_(unique), col(Contact.client_id) == client_id
+    )
     valid = set((await session.execute(stmt)).scalars())
     missing = [cid for cid in unique if cid not in valid]
     if missing:
@@ -79,7 +84,7 @@ async def _set_interviewers(
     session: AsyncSession, interview_id: int, contact_ids: list[int]
 ) -> None:
     await session.execute(
-        delete(InterviewInterviewer).where(InterviewInterviewer.interview_id == interview_id)  # type: ignore[arg-type]
+        delete(InterviewInterviewer).where(col(InterviewInterviewer.interview_id) == interview_id)
     )
     session.add_all(
         InterviewInterviewer(interview_id=interview_id, contact_id=cid) for cid in contact_ids
@@ -178,9 +183,9 @@ async def list_page(
     stmt = crud.where_all(
         select(Interview),
         ownership.interviews(principal),
-        Interview.updated_at >= updated_since if updated_since else None,
-        Interview.submission_id == submission_id if submission_id else None,
-        Interview.external_id == external_id if external_id else None,
+        col(Interview.updated_at) >= updated_since if updated_since else None,
+        col(Interview.submission_id) == submission_id if submission_id else None,
+        col(Interview.external_id) == external_id if external_id else None,
     )
     result = await crud.fetch_page(session, stmt, Interview, page, InterviewPublic)
     ids = await interviewer_ids(session, [item.id for item in result.items])

@@ -76,9 +76,9 @@ async def update_job(
     "/{job_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a job",
-    responses=problem_responses(403, 404, 409),
+    responses=problem_responses(404, 409),
 )
-async def delete_job(session: SessionDep, principal: IntegrationPrincipal, job_id: int) -> None:
+async def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: int) -> None:
     """Only for a job entered by mistake; a job with submissions answers 409."""
     job = await service.get(session, principal, job_id)
     await service.delete(session, principal, job)

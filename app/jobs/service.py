@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import ownership
 from app.auth import service as auth
@@ -88,7 +89,9 @@ async def upsert(
 
 async def delete(session: AsyncSession, principal: Principal, job: Job) -> None:
     """Only a job nobody was submitted to; otherwise close it (status ``closed``)."""
-    if await session.scalar(select(Submission.id).where(Submission.job_id == job.id).limit(1)):
+    if await session.scalar(
+        select(col(Submission.id)).where(col(Submission.job_id) == job.id).limit(1)
+    ):
         raise Conflict("The job has submissions; set its status to 'closed' instead.")
     assert job.id is not None
     events.record(session, principal, action="job.deleted", record_type="job", record_id=job.id)
@@ -109,9 +112,9 @@ async def list_page(
     stmt = crud.where_all(
         select(Job),
         ownership.jobs(principal),
-        Job.updated_at >= updated_since if updated_since else None,
-        Job.owner_id == owner_id if owner_id else None,
-        Job.client_id == client_id if client_id else None,
-        Job.external_id == external_id if external_id else None,
+        col(Job.updated_at) >= updated_since if updated_since else None,
+        col(Job.owner_id) == owner_id if owner_id else None,
+        col(Job.client_id) == client_id if client_id else None,
+        col(Job.external_id) == external_id if external_id else None,
     )
     return await crud.fetch_page(session, stmt, Job, page, JobPublic)

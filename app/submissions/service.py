@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.auth import ownership
 from app.auth import service as auth
@@ -64,8 +65,8 @@ async def create(session: AsyncSession, principal: Principal, data: SubmissionCr
     if job.status == "closed":
         raise Conflict(f"Job {job.id} is closed; nobody can be submitted to it.")
     duplicate = await session.scalar(
-        select(Submission.id).where(
-            Submission.candidate_id == candidate.id, Submission.job_id == job.id
+        select(col(Submission.id)).where(
+            col(Submission.candidate_id) == candidate.id, col(Submission.job_id) == job.id
         )
     )
     if duplicate is not None:
@@ -141,7 +142,7 @@ async def move(
         )
     result = await session.execute(
         update(Submission)
-        .where(Submission.id == submission.id, Submission.stage == from_stage.value)  # type: ignore[arg-type]
+        .where(col(Submission.id) == submission.id, col(Submission.stage) == from_stage.value)
         .values(stage=data.to_stage.value, stage_changed_at=occurred_at, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -234,12 +235,12 @@ async def list_page(
     stmt = crud.where_all(
         select(Submission),
         ownership.submissions(principal),
-        Submission.updated_at >= updated_since if updated_since else None,
-        Submission.owner_id == owner_id if owner_id else None,
-        Submission.stage == stage.value if stage else None,
-        Submission.candidate_id == candidate_id if candidate_id else None,
-        Submission.job_id == job_id if job_id else None,
-        Submission.external_id == external_id if external_id else None,
+        col(Submission.updated_at) >= updated_since if updated_since else None,
+        col(Submission.owner_id) == owner_id if owner_id else None,
+        col(Submission.stage) == stage.value if stage else None,
+        col(Submission.candidate_id) == candidate_id if candidate_id else None,
+        col(Submission.job_id) == job_id if job_id else None,
+        col(Submission.external_id) == external_id if external_id else None,
     )
     result = await crud.fetch_page(session, stmt, Submission, page, SubmissionPublic)
     for item in result.items:
@@ -251,7 +252,7 @@ async def moves(session: AsyncSession, submission: Submission) -> list[StageMove
     """The whole history, oldest first (at most a handful of rows per submission)."""
     stmt = (
         select(StageMove)
-        .where(StageMove.submission_id == submission.id)
-        .order_by(StageMove.occurred_at, StageMove.id)  # type: ignore[arg-type]
+        .where(col(StageMove.submission_id) == submission.id)
+        .order_by(col(StageMove.occurred_at), col(StageMove.id))
     )
     return [StageMovePublic.model_validate(m) for m in (await session.execute(stmt)).scalars()]

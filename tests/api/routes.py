@@ -1,0 +1,76 @@
+"""The app's operations, read from its routes, so API-wide tests cover every new endpoint."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from app.core.settings import Settings
+from app.main import create_app
+
+PARAM = re.compile(r"{([a-z_]+)}")
+WRITE_METHODS = {"POST", "PUT", "PATCH"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    name: str
+    body_model: str | None
+
+    @property
+    def params(self) -> list[str]:
+        return PARAM.findall(self.path)
+
+    def url(self, values: Mapping[str, object]) -> str:
+        return PARAM.sub(lambda m: str(values[m.group(1)]), self.path)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@cache
+def _document() -> dict[str, Any]:
+    app = create_app(Settings(environment="test", database_url="sqlite+aiosqlite://"))
+    return app.openapi()
+
+
+def operations() -> list[Operation]:
+    """Every operation the app serves, read from the OpenAPI document FastAPI builds from its
+    routes (so nothing included in the API can be missed)."""
+    found = []
+    for path, methods in _document()["paths"].items():
+        for method, spec in methods.items():
+            ref = (
+                spec.get("requestBody", {})
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema", {})
+                .get("$ref")
+            )
+            found.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    name=spec["operationId"],
+                    body_model=ref.rsplit("/", 1)[-1] if ref else None,
+                )
+            )
+    return sorted(found, key=lambda op: (op.path, op.method))
+
+
+def request_schema(model: str) -> dict[str, Any]:
+    schema: dict[str, Any] = _document()["components"]["schemas"][model]
+    return schema
+
+
+def authenticated() -> list[Operation]:
+    return [op for op in operations() if op.path != "/health"]
+
+
+def writes_with_body() -> list[Operation]:
+    return [op for op in operations() if op.method in WRITE_METHODS and op.body_model]

@@ -1,0 +1,1 @@
+"""Tests for app.calendar: business time (R-BT) and call windows (R-CALL)."""
