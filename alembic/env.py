@@ -6,12 +6,12 @@ import asyncio
 from logging.config import fileConfig
 from typing import Any, Literal
 
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table
 from alembic import context
-from alembic.autogenerate.api import AutogenContext
 from app.core.database import UTCDateTime, make_engine
 from app.core.settings import Settings
 

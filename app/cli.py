@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -52,6 +54,42 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Do what is due, then exit")] = False,
+    now: Annotated[
+        str | None, typer.Option(help="Act as if it were this instant (RFC 3339); needs --once")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Checks per claim")] = 1000,
+    lease_seconds: Annotated[int, typer.Option(min=5, help="Claim lease")] = 300,
+    poll_interval: Annotated[float, typer.Option(min=0.05, help="Idle sleep (s)")] = 2.0,
+) -> None:
+    """Fire due SLA checks continuously (or once, at --now, for backfills, demos and tests)."""
+    from app.worker.loop import WorkerOptions, run
+
+    at = None
+    if now is not None:
+        if not once:
+            raise typer.BadParameter("--now goes with --once", param_hint="--now")
+        try:
+            at = datetime.fromisoformat(now)
+        except ValueError:
+            raise typer.BadParameter("not an RFC 3339 instant", param_hint="--now") from None
+        if at.tzinfo is None:
+            raise typer.BadParameter(
+                "give an offset, e.g. 2026-12-01T09:00:00Z", param_hint="--now"
+            )
+    logging.basicConfig(
+        level=get_settings().log_level.upper(), format="%(asctime)s %(name)s %(message)s"
+    )
+    options = WorkerOptions(
+        batch=batch, lease=timedelta(seconds=lease_seconds), poll_interval=poll_interval
+    )
+    fired = asyncio.run(run(get_settings(), once=once, now=at, options=options))
+    if once:
+        typer.echo(f"fired {fired} checks")
 
 
 @keys_cli.command("create")

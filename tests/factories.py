@@ -29,6 +29,7 @@ from app.jobs import service as jobs
 from app.jobs.models import Job, JobCreate
 from app.submissions import service as submissions
 from app.submissions.models import Submission, SubmissionCreate
+from app.tasks.models import Task, TaskKind
 
 TEST_SECRET = "candor-development-secret-change-me"  # the test Settings use the default secret
 _seq = itertools.count(1)
@@ -165,3 +166,21 @@ async def make_feedback(session: AsyncSession, **overrides: Any) -> Feedback:
     data: dict[str, Any] = {"decision": "hold"}
     data.update(overrides)
     return await feedback_service.create(session, SYSTEM, FeedbackCreate.model_validate(data))
+
+
+async def make_task(session: AsyncSession, **overrides: Any) -> Task:
+    """A recruiter task as the sweep would create it (tests of the queue itself)."""
+    now = utcnow()
+    data: dict[str, Any] = {
+        "kind": TaskKind.chase,
+        "title": "Chase the client",
+        "due_at": now,
+        "breach_at": now + timedelta(days=1),
+    }
+    data.update(overrides)
+    if "assignee_id" not in data:
+        data["assignee_id"] = (await make_user(session)).id
+    task = Task(**data)
+    session.add(task)
+    await session.flush()
+    return task

@@ -16,7 +16,9 @@ from app.core.models import (
     RequestModel,
     Timestamps,
     TimeZoneName,
+    UpdateModel,
     instant_field,
+    not_null_columns,
 )
 
 
@@ -56,7 +58,9 @@ class UserCreate(UserBase, RequestModel):
     pass
 
 
-class UserUpdate(RequestModel):
+class UserUpdate(UpdateModel):
+    not_null = not_null_columns(User)
+
     email: EmailStr | None = Field(default=None, max_length=320)
     name: Name | None = None
     role: UserRole | None = None
@@ -84,7 +88,9 @@ class ApiClientCreate(ApiClientBase, RequestModel):
     pass
 
 
-class ApiClientUpdate(RequestModel):
+class ApiClientUpdate(UpdateModel):
+    not_null = not_null_columns(ApiClient)
+
     name: Name | None = None
     description: str | None = Field(default=None, max_length=2000)
 

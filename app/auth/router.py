@@ -23,7 +23,7 @@ from app.auth.models import (
 from app.core import crud
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
-from app.core.filters import Paging
+from app.core.filters import IdPath, Paging
 from app.core.pagination import Page
 
 router = APIRouter(tags=["admin"], responses=problem_responses(401, 403, 422))
@@ -64,14 +64,14 @@ async def list_users(session: SessionDep, _: AdminPrincipal, page: Paging) -> Pa
 
 
 @router.get("/users/{user_id}", summary="Get a user", responses=problem_responses(404))
-async def get_user(session: SessionDep, _: AdminPrincipal, user_id: int) -> UserPublic:
+async def get_user(session: SessionDep, _: AdminPrincipal, user_id: IdPath) -> UserPublic:
     """One user."""
     return UserPublic.model_validate(await crud.get_or_404(session, User, user_id))
 
 
 @router.patch("/users/{user_id}", summary="Update a user", responses=problem_responses(404, 409))
 async def update_user(
-    session: SessionDep, principal: AdminPrincipal, user_id: int, body: UserUpdate
+    session: SessionDep, principal: AdminPrincipal, user_id: IdPath, body: UserUpdate
 ) -> UserPublic:
     """Change a user; `active: false` stops all their keys at once."""
     user = await crud.get_or_404(session, User, user_id)
@@ -88,7 +88,7 @@ async def create_user_key(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
-    user_id: int,
+    user_id: IdPath,
     body: ApiKeyCreate,
 ) -> ApiKeyCreated:
     """A new key for the user. The answer holds the key itself; it is never shown again."""
@@ -124,7 +124,7 @@ async def list_api_clients(
     "/api-clients/{api_client_id}", summary="Get an API client", responses=problem_responses(404)
 )
 async def get_api_client(
-    session: SessionDep, _: AdminPrincipal, api_client_id: int
+    session: SessionDep, _: AdminPrincipal, api_client_id: IdPath
 ) -> ApiClientPublic:
     """One API client."""
     return ApiClientPublic.model_validate(await crud.get_or_404(session, ApiClient, api_client_id))
@@ -136,7 +136,7 @@ async def get_api_client(
     responses=problem_responses(404, 409),
 )
 async def update_api_client(
-    session: SessionDep, principal: AdminPrincipal, api_client_id: int, body: ApiClientUpdate
+    session: SessionDep, principal: AdminPrincipal, api_client_id: IdPath, body: ApiClientUpdate
 ) -> ApiClientPublic:
     """Rename or describe an API client. Its role is fixed: issue a new client instead."""
     client = await crud.get_or_404(session, ApiClient, api_client_id)
@@ -154,7 +154,7 @@ async def create_api_client_key(
     request: Request,
     session: SessionDep,
     principal: AdminPrincipal,
-    api_client_id: int,
+    api_client_id: IdPath,
     body: ApiKeyCreate,
 ) -> ApiKeyCreated:
     """A new key for the API client. The answer holds the key itself; it is never shown again."""
@@ -174,7 +174,7 @@ async def list_api_keys(session: SessionDep, _: AdminPrincipal, page: Paging) ->
     "/api-keys/{api_key_id}/revoke", summary="Revoke an API key", responses=problem_responses(404)
 )
 async def revoke_api_key(
-    session: SessionDep, principal: AdminPrincipal, api_key_id: int
+    session: SessionDep, principal: AdminPrincipal, api_key_id: IdPath
 ) -> ApiKeyPublic:
     """Stop a key at once. Revoking twice is harmless; the key's record stays for the audit."""
     key = await crud.get_or_404(session, ApiKey, api_key_id)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
-from app.core.models import ExternalId, Name, PublicModel, RequestModel, Timestamps, TimeZoneName
+from app.core.models import (
+    ExternalId,
+    Name,
+    PublicModel,
+    RefId,
+    RequestModel,
+    Timestamps,
+    TimeZoneName,
+    UpdateModel,
+    not_null_columns,
+)
 
 
 class CandidateBase(SQLModel):
@@ -26,14 +36,16 @@ class Candidate(CandidateBase, Timestamps, table=True):
 
 
 class CandidateCreate(CandidateBase, RequestModel):
-    owner_id: int | None = Field(
+    owner_id: RefId | None = Field(
         default=None,
         description="The owner recruiter's user id. Required for admins and integrations; "
         "a recruiter's candidates are always their own.",
     )
 
 
-class CandidateUpdate(RequestModel):
+class CandidateUpdate(UpdateModel):
+    not_null = not_null_columns(Candidate)
+
     first_name: Name | None = None
     last_name: Name | None = None
     email: EmailStr | None = Field(default=None, max_length=320)
@@ -41,7 +53,7 @@ class CandidateUpdate(RequestModel):
     time_zone: TimeZoneName | None = None
     status_emails_opt_out: bool | None = None
     external_id: ExternalId | None = None
-    owner_id: int | None = Field(default=None, description="Reassign (admins, integrations).")
+    owner_id: RefId | None = Field(default=None, description="Reassign (admins, integrations).")
 
 
 class CandidatePublic(CandidateBase, PublicModel):

@@ -9,7 +9,14 @@ from app.candidates import service
 from app.candidates.models import CandidateCreate, CandidatePublic, CandidateUpdate
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
-from app.core.filters import ExternalIdFilter, ExternalIdPath, OwnerFilter, Paging, UpdatedSince
+from app.core.filters import (
+    ExternalIdFilter,
+    ExternalIdPath,
+    IdPath,
+    OwnerFilter,
+    Paging,
+    UpdatedSince,
+)
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/candidates", tags=["candidates"], responses=problem_responses(401, 422))
@@ -50,7 +57,7 @@ async def list_candidates(
 
 @router.get("/{candidate_id}", summary="Get a candidate", responses=problem_responses(404))
 async def get_candidate(
-    session: SessionDep, principal: CurrentPrincipal, candidate_id: int
+    session: SessionDep, principal: CurrentPrincipal, candidate_id: IdPath
 ) -> CandidatePublic:
     """One candidate."""
     return CandidatePublic.model_validate(await service.get(session, principal, candidate_id))
@@ -62,7 +69,7 @@ async def get_candidate(
     responses=problem_responses(403, 404, 409),
 )
 async def update_candidate(
-    session: SessionDep, principal: CurrentPrincipal, candidate_id: int, body: CandidateUpdate
+    session: SessionDep, principal: CurrentPrincipal, candidate_id: IdPath, body: CandidateUpdate
 ) -> CandidatePublic:
     """Change the fields given; the others keep their values."""
     candidate = await service.get(session, principal, candidate_id)

@@ -8,7 +8,17 @@ from pydantic import EmailStr
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from app.core.models import ExternalId, Name, PublicModel, RequestModel, Timestamps, TimeZoneName
+from app.core.models import (
+    ExternalId,
+    Name,
+    PublicModel,
+    RefId,
+    RequestModel,
+    Timestamps,
+    TimeZoneName,
+    UpdateModel,
+    not_null_columns,
+)
 
 
 class ClientBase(SQLModel):
@@ -20,6 +30,11 @@ class ClientBase(SQLModel):
         default=False, description="R-CP-2: open contacts may get automated decision nudges."
     )
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
+    calendar_id: RefId | None = Field(
+        default=None,
+        foreign_key="calendar.id",
+        description="R-BT: the client's business calendar; the agency default when empty.",
+    )
 
 
 class Client(ClientBase, Timestamps, table=True):
@@ -30,8 +45,11 @@ class ClientCreate(ClientBase, RequestModel):
     pass
 
 
-class ClientUpdate(RequestModel):
+class ClientUpdate(UpdateModel):
+    not_null = not_null_columns(Client)
+
     name: Name | None = None
+    calendar_id: RefId | None = None
     confidential: bool | None = None
     allow_automated_nudges: bool | None = None
     external_id: ExternalId | None = None
@@ -77,10 +95,12 @@ class Contact(ContactBase, Timestamps, table=True):
 
 
 class ContactCreate(ContactBase, RequestModel):
-    client_id: int
+    client_id: RefId
 
 
-class ContactUpdate(RequestModel):
+class ContactUpdate(UpdateModel):
+    not_null = not_null_columns(Contact)
+
     name: Name | None = None
     email: EmailStr | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)

@@ -19,7 +19,14 @@ from app.clients.models import (
 from app.core import crud
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
-from app.core.filters import ClientFilter, ExternalIdFilter, ExternalIdPath, Paging, UpdatedSince
+from app.core.filters import (
+    ClientFilter,
+    ExternalIdFilter,
+    ExternalIdPath,
+    IdPath,
+    Paging,
+    UpdatedSince,
+)
 from app.core.pagination import Page
 
 router = APIRouter(tags=["clients"], responses=problem_responses(401, 422))
@@ -53,7 +60,7 @@ async def list_clients(
 
 
 @router.get("/clients/{client_id}", summary="Get a client", responses=problem_responses(404))
-async def get_client(session: SessionDep, _: CurrentPrincipal, client_id: int) -> ClientPublic:
+async def get_client(session: SessionDep, _: CurrentPrincipal, client_id: IdPath) -> ClientPublic:
     """One client."""
     return ClientPublic.model_validate(await crud.get_or_404(session, Client, client_id))
 
@@ -62,7 +69,7 @@ async def get_client(session: SessionDep, _: CurrentPrincipal, client_id: int) -
     "/clients/{client_id}", summary="Update a client", responses=problem_responses(404, 409)
 )
 async def update_client(
-    session: SessionDep, principal: CurrentPrincipal, client_id: int, body: ClientUpdate
+    session: SessionDep, principal: CurrentPrincipal, client_id: IdPath, body: ClientUpdate
 ) -> ClientPublic:
     """Change the fields given."""
     client = await crud.get_or_404(session, Client, client_id)
@@ -78,7 +85,7 @@ async def update_client(
     responses=problem_responses(403, 404, 409),
 )
 async def delete_client(
-    session: SessionDep, principal: IntegrationPrincipal, client_id: int
+    session: SessionDep, principal: IntegrationPrincipal, client_id: IdPath
 ) -> None:
     """Only for a client entered by mistake: one with contacts or jobs answers 409."""
     client = await crud.get_or_404(session, Client, client_id)
@@ -133,7 +140,9 @@ async def list_contacts(
 
 
 @router.get("/contacts/{contact_id}", summary="Get a contact", responses=problem_responses(404))
-async def get_contact(session: SessionDep, _: CurrentPrincipal, contact_id: int) -> ContactPublic:
+async def get_contact(
+    session: SessionDep, _: CurrentPrincipal, contact_id: IdPath
+) -> ContactPublic:
     """One contact."""
     return ContactPublic.model_validate(await crud.get_or_404(session, Contact, contact_id))
 
@@ -142,7 +151,7 @@ async def get_contact(session: SessionDep, _: CurrentPrincipal, contact_id: int)
     "/contacts/{contact_id}", summary="Update a contact", responses=problem_responses(404, 409)
 )
 async def update_contact(
-    session: SessionDep, principal: CurrentPrincipal, contact_id: int, body: ContactUpdate
+    session: SessionDep, principal: CurrentPrincipal, contact_id: IdPath, body: ContactUpdate
 ) -> ContactPublic:
     """Change the fields given (a contact stays with its client)."""
     contact = await crud.get_or_404(session, Contact, contact_id)
@@ -158,7 +167,7 @@ async def update_contact(
     responses=problem_responses(403, 404, 409),
 )
 async def delete_contact(
-    session: SessionDep, principal: IntegrationPrincipal, contact_id: int
+    session: SessionDep, principal: IntegrationPrincipal, contact_id: IdPath
 ) -> None:
     """Only for a contact entered by mistake; one with history answers 409."""
     contact = await crud.get_or_404(session, Contact, contact_id)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.auth.principal import Principal
+from app.calendar.models import Calendar
 from app.clients.models import (
     Client,
     ClientCreate,
@@ -46,6 +47,8 @@ def _changed_event(
 
 
 async def create_client(session: AsyncSession, principal: Principal, data: ClientCreate) -> Client:
+    if data.calendar_id is not None:
+        await crud.require_ref(session, Calendar, data.calendar_id, field="body.calendar_id")
     await crud.ensure_external_id_free(session, Client, data.external_id, own_id=None)
     client = Client.model_validate(data)
     session.add(client)

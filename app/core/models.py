@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -21,6 +29,17 @@ def _check_zone(value: str) -> str:
     return value
 
 
+#: Ids are PostgreSQL ``integer`` columns: anything larger is refused as input (R-IN), never
+#: sent to the database to overflow there.
+MAX_ID = 2_147_483_647
+#: A reference to another record in a request body.
+RefId = Annotated[int, PydanticField(ge=1, le=MAX_ID)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
 #: An IANA time zone name such as ``America/New_York``.
 TimeZoneName = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_zone)
@@ -33,8 +52,9 @@ ExternalId = Annotated[
 ]
 #: Free text written by people (notes, summaries).
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
-#: An instant given by a client: must carry an offset; stored and answered in UTC.
-Instant = AwareDatetime
+#: An instant given by a client: must carry an offset; normalised to UTC on the way in, so it is
+#: stored and answered in UTC whatever offset it came with.
+Instant = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 def instant_field(**kwargs: Any) -> Any:
@@ -55,6 +75,29 @@ class RequestModel(SQLModel):
     """Request bodies refuse unknown fields, so nobody can smuggle in ``owner_id`` or ``stage``."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+class UpdateModel(RequestModel):
+    """PATCH bodies: every field optional; ``null`` clears a field only where clearing is allowed.
+
+    ``not_null`` names the fields whose column is NOT NULL: leaving them out keeps the value,
+    sending ``null`` is a 422 on that field (never a database error).
+    """
+
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name in cls.not_null:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+
+def not_null_columns(table_model: type[SQLModel]) -> frozenset[str]:
+    """The NOT NULL columns of a table model, for ``UpdateModel.not_null``."""
+    table = table_model.__table__  # type: ignore[attr-defined]
+    return frozenset(column.name for column in table.columns if not column.nullable)
 
 
 class PublicModel(SQLModel):

@@ -14,6 +14,7 @@ from app.core import crud
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import Paging
+from app.core.models import MAX_ID
 from app.core.pagination import Page
 from app.events.models import Event, EventPublic
 
@@ -26,7 +27,7 @@ async def list_events(
     _: AdminPrincipal,
     page: Paging,
     record_type: Annotated[str | None, Query(max_length=32)] = None,
-    record_id: Annotated[int | None, Query(ge=1)] = None,
+    record_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[AwareDatetime | None, Query(description="Events at or after.")] = None,
 ) -> Page[EventPublic]:

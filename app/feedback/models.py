@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import String, Text
@@ -13,9 +13,12 @@ from app.core.models import (
     Instant,
     LongText,
     PublicModel,
+    RefId,
     RequestModel,
     Timestamps,
+    UpdateModel,
     instant_field,
+    not_null_columns,
 )
 
 
@@ -44,6 +47,9 @@ class FeedbackBase(SQLModel):
         default=None, sa_type=Text, description="May be shared once a recruiter approves it."
     )
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
+    stated_decision_date: date | None = Field(
+        default=None, description="R-SLA-5: with `hold`, the new date the client gave."
+    )
 
 
 class Feedback(FeedbackBase, Timestamps, table=True):
@@ -58,15 +64,18 @@ class Feedback(FeedbackBase, Timestamps, table=True):
 
 
 class FeedbackCreate(FeedbackBase, RequestModel):
-    submission_id: int
-    interview_id: int | None = Field(default=None, description="An interview of the submission.")
+    submission_id: RefId
+    interview_id: RefId | None = Field(default=None, description="An interview of the submission.")
     received_at: Instant | None = Field(
         default=None, description="When the client said it; never in the future."
     )
 
 
-class FeedbackUpdate(RequestModel):
+class FeedbackUpdate(UpdateModel):
+    not_null = not_null_columns(Feedback)
+
     decision: Decision | None = None
+    stated_decision_date: date | None = None
     internal_notes: LongText | None = None
     shareable_summary: LongText | None = None
     external_id: ExternalId | None = None

@@ -10,6 +10,7 @@ from app.core.errors import problem_responses
 from app.core.filters import (
     ExternalIdFilter,
     ExternalIdPath,
+    IdPath,
     Paging,
     SubmissionFilter,
     UpdatedSince,
@@ -57,7 +58,7 @@ async def list_feedback(
 
 @router.get("/{feedback_id}", summary="Get feedback", responses=problem_responses(404))
 async def get_feedback(
-    session: SessionDep, principal: CurrentPrincipal, feedback_id: int
+    session: SessionDep, principal: CurrentPrincipal, feedback_id: IdPath
 ) -> FeedbackPublic:
     """One piece of feedback."""
     return FeedbackPublic.model_validate(await service.get(session, principal, feedback_id))
@@ -65,7 +66,7 @@ async def get_feedback(
 
 @router.patch("/{feedback_id}", summary="Update feedback", responses=problem_responses(404, 409))
 async def update_feedback(
-    session: SessionDep, principal: CurrentPrincipal, feedback_id: int, body: FeedbackUpdate
+    session: SessionDep, principal: CurrentPrincipal, feedback_id: IdPath, body: FeedbackUpdate
 ) -> FeedbackPublic:
     """Change the fields given. A changed summary needs approval again."""
     feedback = await service.get(session, principal, feedback_id)
@@ -78,7 +79,7 @@ async def update_feedback(
     responses=problem_responses(404, 409),
 )
 async def approve_summary(
-    session: SessionDep, principal: CurrentPrincipal, feedback_id: int
+    session: SessionDep, principal: CurrentPrincipal, feedback_id: IdPath
 ) -> FeedbackPublic:
     """The recruiter's word that the summary may be shown to the candidate (R-CAND-6, R-FB)."""
     feedback = await service.get(session, principal, feedback_id)

@@ -22,6 +22,7 @@ from app.feedback.models import (
     SummaryStatus,
 )
 from app.interviews.models import Interview
+from app.sla import service as sla
 from app.submissions.models import Submission
 
 
@@ -69,6 +70,13 @@ async def create(session: AsyncSession, principal: Principal, data: FeedbackCrea
         record_type="feedback",
         record_id=feedback.id,
         data={"submission_id": submission.id, "decision": feedback.decision},
+    )
+    await sla.on_feedback(
+        session,
+        submission,
+        decision=str(feedback.decision),
+        stated_decision_date=feedback.stated_decision_date,
+        at=received_at,
     )
     return feedback
 

@@ -13,9 +13,12 @@ from app.core.models import (
     ExternalId,
     Instant,
     PublicModel,
+    RefId,
     RequestModel,
     Timestamps,
+    UpdateModel,
     instant_field,
+    not_null_columns,
 )
 
 
@@ -77,11 +80,11 @@ def _check_span(starts_at: datetime | None, ends_at: datetime | None) -> None:
 
 
 class InterviewCreate(InterviewBase, RequestModel):
-    submission_id: int
+    submission_id: RefId
     starts_at: Instant
     ends_at: Instant
     status: InterviewStatus = InterviewStatus.scheduled
-    interviewer_ids: list[int] = Field(
+    interviewer_ids: list[RefId] = Field(
         default_factory=list, max_length=50, description="Contacts of the job's client."
     )
 
@@ -91,7 +94,9 @@ class InterviewCreate(InterviewBase, RequestModel):
         return self
 
 
-class InterviewUpdate(RequestModel):
+class InterviewUpdate(UpdateModel):
+    not_null = not_null_columns(Interview)
+
     kind: InterviewKind | None = None
     status: InterviewStatus | None = None
     starts_at: Instant | None = None
@@ -100,7 +105,7 @@ class InterviewUpdate(RequestModel):
     reply_channel: ReplyChannel | None = None
     location: str | None = Field(default=None, max_length=500)
     external_id: ExternalId | None = None
-    interviewer_ids: list[int] | None = Field(default=None, max_length=50)
+    interviewer_ids: list[RefId] | None = Field(default=None, max_length=50)
 
     @model_validator(mode="after")
     def _span(self) -> InterviewUpdate:

@@ -10,6 +10,7 @@ from app.core.errors import problem_responses
 from app.core.filters import (
     ExternalIdFilter,
     ExternalIdPath,
+    IdPath,
     Paging,
     SubmissionFilter,
     UpdatedSince,
@@ -58,7 +59,7 @@ async def list_interviews(
 
 @router.get("/{interview_id}", summary="Get an interview", responses=problem_responses(404))
 async def get_interview(
-    session: SessionDep, principal: CurrentPrincipal, interview_id: int
+    session: SessionDep, principal: CurrentPrincipal, interview_id: IdPath
 ) -> InterviewPublic:
     """One interview, with its interviewers."""
     return await service.public(session, await service.get(session, principal, interview_id))
@@ -68,7 +69,7 @@ async def get_interview(
     "/{interview_id}", summary="Update an interview", responses=problem_responses(404, 409)
 )
 async def update_interview(
-    session: SessionDep, principal: CurrentPrincipal, interview_id: int, body: InterviewUpdate
+    session: SessionDep, principal: CurrentPrincipal, interview_id: IdPath, body: InterviewUpdate
 ) -> InterviewPublic:
     """Change the fields given; `interviewer_ids`, when given, replaces the list. Mark it held
     with `status: held`, or cancelled."""

@@ -26,6 +26,7 @@ from app.interviews.models import (
     InterviewUpdate,
 )
 from app.jobs.models import Job
+from app.sla import service as sla
 from app.submissions import states
 from app.submissions.models import Submission
 from app.submissions.states import Stage
@@ -89,6 +90,7 @@ async def _set_interviewers(
     session.add_all(
         InterviewInterviewer(interview_id=interview_id, contact_id=cid) for cid in contact_ids
     )
+    await session.flush()  # sessions do not autoflush: the answer reads these rows back
 
 
 async def create(session: AsyncSession, principal: Principal, data: InterviewCreate) -> Interview:
@@ -118,6 +120,8 @@ async def create(session: AsyncSession, principal: Principal, data: InterviewCre
         record_id=interview.id,
         data={"submission_id": submission.id},
     )
+    if interview.stated_decision_date is not None:
+        await sla.on_decision_date_changed(session, submission)
     return interview
 
 
@@ -144,6 +148,10 @@ async def update(
             await _set_interviewers(session, interview.id, contacts)
             changed.append("interviewer_ids")
             interview.updated_at = utcnow()
+    if "stated_decision_date" in changed or "status" in changed:
+        submission = await session.get(Submission, interview.submission_id)
+        assert submission is not None
+        await sla.on_decision_date_changed(session, submission)
     if changed:
         events.record(
             session,

@@ -7,7 +7,16 @@ from enum import StrEnum
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from app.core.models import ExternalId, Name, PublicModel, RequestModel, Timestamps
+from app.core.models import (
+    ExternalId,
+    Name,
+    PublicModel,
+    RefId,
+    RequestModel,
+    Timestamps,
+    UpdateModel,
+    not_null_columns,
+)
 
 
 class JobStatus(StrEnum):
@@ -30,21 +39,23 @@ class Job(JobBase, Timestamps, table=True):
 
 
 class JobCreate(JobBase, RequestModel):
-    client_id: int
-    primary_contact_id: int | None = Field(
+    client_id: RefId
+    primary_contact_id: RefId | None = Field(
         default=None, description="A contact of the same client: who is chased for decisions."
     )
-    owner_id: int | None = Field(
+    owner_id: RefId | None = Field(
         default=None, description="Owner recruiter. Required for admins and integrations."
     )
 
 
-class JobUpdate(RequestModel):
+class JobUpdate(UpdateModel):
+    not_null = not_null_columns(Job)
+
     title: Name | None = None
     status: JobStatus | None = None
     external_id: ExternalId | None = None
-    primary_contact_id: int | None = None
-    owner_id: int | None = None
+    primary_contact_id: RefId | None = None
+    owner_id: RefId | None = None
 
 
 class JobPublic(JobBase, PublicModel):

@@ -11,6 +11,7 @@ from app.core.filters import (
     ClientFilter,
     ExternalIdFilter,
     ExternalIdPath,
+    IdPath,
     OwnerFilter,
     Paging,
     UpdatedSince,
@@ -58,14 +59,14 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", summary="Get a job", responses=problem_responses(404))
-async def get_job(session: SessionDep, principal: CurrentPrincipal, job_id: int) -> JobPublic:
+async def get_job(session: SessionDep, principal: CurrentPrincipal, job_id: IdPath) -> JobPublic:
     """One job."""
     return JobPublic.model_validate(await service.get(session, principal, job_id))
 
 
 @router.patch("/{job_id}", summary="Update a job", responses=problem_responses(403, 404, 409))
 async def update_job(
-    session: SessionDep, principal: CurrentPrincipal, job_id: int, body: JobUpdate
+    session: SessionDep, principal: CurrentPrincipal, job_id: IdPath, body: JobUpdate
 ) -> JobPublic:
     """Change the fields given; closing a job is `status: closed`."""
     job = await service.get(session, principal, job_id)
@@ -78,7 +79,7 @@ async def update_job(
     summary="Delete a job",
     responses=problem_responses(404, 409),
 )
-async def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: int) -> None:
+async def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: IdPath) -> None:
     """Only for a job entered by mistake; a job with submissions answers 409."""
     job = await service.get(session, principal, job_id)
     await service.delete(session, principal, job)

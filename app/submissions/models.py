@@ -11,9 +11,12 @@ from app.core.models import (
     ExternalId,
     Instant,
     PublicModel,
+    RefId,
     RequestModel,
     Timestamps,
+    UpdateModel,
     instant_field,
+    not_null_columns,
 )
 from app.submissions.states import Stage
 
@@ -35,9 +38,9 @@ class Submission(SubmissionBase, Timestamps, table=True):
 
 
 class SubmissionCreate(SubmissionBase, RequestModel):
-    candidate_id: int
-    job_id: int
-    owner_id: int | None = Field(
+    candidate_id: RefId
+    job_id: RefId
+    owner_id: RefId | None = Field(
         default=None, description="Owner recruiter; defaults to the candidate's owner."
     )
     submitted_at: Instant | None = Field(
@@ -45,9 +48,11 @@ class SubmissionCreate(SubmissionBase, RequestModel):
     )
 
 
-class SubmissionUpdate(RequestModel):
+class SubmissionUpdate(UpdateModel):
+    not_null = not_null_columns(Submission)
+
     external_id: ExternalId | None = None
-    owner_id: int | None = Field(default=None, description="Reassign (admins, integrations).")
+    owner_id: RefId | None = Field(default=None, description="Reassign (admins, integrations).")
 
 
 class SubmissionPublic(SubmissionBase, PublicModel):

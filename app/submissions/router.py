@@ -13,6 +13,7 @@ from app.core.filters import (
     CandidateFilter,
     ExternalIdFilter,
     ExternalIdPath,
+    IdPath,
     JobFilter,
     OwnerFilter,
     Paging,
@@ -76,7 +77,7 @@ async def list_submissions(
 
 @router.get("/{submission_id}", summary="Get a submission", responses=problem_responses(404))
 async def get_submission(
-    session: SessionDep, principal: CurrentPrincipal, submission_id: int
+    session: SessionDep, principal: CurrentPrincipal, submission_id: IdPath
 ) -> SubmissionPublic:
     """One submission, with the stage moves allowed from where it stands."""
     return service.public(await service.get(session, principal, submission_id))
@@ -88,7 +89,7 @@ async def get_submission(
     responses=problem_responses(403, 404, 409),
 )
 async def update_submission(
-    session: SessionDep, principal: CurrentPrincipal, submission_id: int, body: SubmissionUpdate
+    session: SessionDep, principal: CurrentPrincipal, submission_id: IdPath, body: SubmissionUpdate
 ) -> SubmissionPublic:
     """Change the external id or (admins, integrations) the owner. Stages move only through
     `POST /v1/submissions/{id}/moves`."""
@@ -122,7 +123,7 @@ async def upsert_submission(
     responses=problem_responses(404, 409),
 )
 async def move_submission(
-    session: SessionDep, principal: CurrentPrincipal, submission_id: int, body: StageMoveCreate
+    session: SessionDep, principal: CurrentPrincipal, submission_id: IdPath, body: StageMoveCreate
 ) -> SubmissionPublic:
     """Move per R-ST. A refused move answers 409 and names the allowed moves in `allowed`.
     `occurred_at` may backdate the move, never into the future nor before the current stage."""
@@ -136,7 +137,7 @@ async def move_submission(
     responses=problem_responses(404),
 )
 async def list_moves(
-    session: SessionDep, principal: CurrentPrincipal, submission_id: int
+    session: SessionDep, principal: CurrentPrincipal, submission_id: IdPath
 ) -> list[StageMovePublic]:
     """Every stage move, oldest first, with who made it and when it really happened."""
     submission = await service.get(session, principal, submission_id)

@@ -19,6 +19,7 @@ from app.core.filters import UpdatedSince
 from app.core.pagination import Page, PageParams
 from app.events import service as events
 from app.jobs.models import Job
+from app.sla import service as sla
 from app.submissions import states
 from app.submissions.models import (
     StageMove,
@@ -111,18 +112,25 @@ async def create(session: AsyncSession, principal: Principal, data: SubmissionCr
         record_id=submission.id,
         data={"stage": Stage.submitted.value, "occurred_at": submitted_at.isoformat()},
     )
+    await sla.on_stage_entered(session, submission, stage=Stage.submitted, at=submitted_at)
     return submission
 
 
 async def move(
-    session: AsyncSession, principal: Principal, submission: Submission, data: StageMoveCreate
+    session: AsyncSession,
+    principal: Principal,
+    submission: Submission,
+    data: StageMoveCreate,
+    *,
+    now: datetime | None = None,
 ) -> Submission:
     """Move to another stage if the transition table allows it (R-ST).
 
     The update is conditional on the stage it was read in, so two racing moves cannot both
-    succeed: the loser gets 409 and changes nothing.
+    succeed: the loser gets 409 and changes nothing. Every move stops the running SLA clock and
+    a waiting stage starts a new one (R-SLA-5).
     """
-    now = utcnow()
+    now = now or utcnow()
     from_stage = Stage(submission.stage)
     if not states.can_move(from_stage, data.to_stage):
         allowed = [s.value for s in states.allowed_moves(from_stage)]
@@ -174,6 +182,7 @@ async def move(
             "occurred_at": occurred_at.isoformat(),
         },
     )
+    await sla.on_stage_entered(session, submission, stage=data.to_stage, at=occurred_at)
     return submission
 
 

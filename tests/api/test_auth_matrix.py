@@ -18,13 +18,21 @@ from tests.factories import (
     make_feedback,
     make_interview,
     make_submission,
+    make_task,
 )
 
 OPERATIONS = authenticated()
 #: Path parameters naming records a recruiter owns (directly or through a submission).
-OWNED_PARAMS = {"candidate_id", "job_id", "submission_id", "interview_id", "feedback_id"}
+OWNED_PARAMS = {
+    "candidate_id",
+    "job_id",
+    "submission_id",
+    "interview_id",
+    "feedback_id",
+    "task_id",
+}
 #: Shared agency directory (not any recruiter's): readable by every recruiter.
-SHARED_PARAMS = {"client_id", "contact_id"}
+SHARED_PARAMS = {"client_id", "contact_id", "calendar_id"}
 #: Bodies that let a request get past validation, so the answer shows the authorization.
 VALID_BODIES: dict[str, dict[str, object]] = {
     "StageMoveCreate": {"to_stage": "withdrawn"},
@@ -33,6 +41,7 @@ VALID_BODIES: dict[str, dict[str, object]] = {
     "SubmissionUpdate": {},
     "InterviewUpdate": {},
     "FeedbackUpdate": {},
+    "TaskComplete": {},
 }
 
 
@@ -110,8 +119,9 @@ async def world(session: AsyncSession) -> World:
     interview = await make_interview(session, submission_id=submission.id)
     feedback = await make_feedback(session, submission_id=submission.id)
     contact = await make_contact(session)
+    task = await make_task(session, submission_id=submission.id, assignee_id=other.user_id)
     await session.commit()
-    assert submission.id and interview.id and feedback.id and contact.id
+    assert submission.id and interview.id and feedback.id and contact.id and task.id
     return World(
         me=me,
         other=other,
@@ -121,6 +131,8 @@ async def world(session: AsyncSession) -> World:
             "submission_id": submission.id,
             "interview_id": interview.id,
             "feedback_id": feedback.id,
+            "task_id": task.id,
+            "calendar_id": 1,
             "client_id": contact.client_id,
             "contact_id": contact.id,
             "user_id": other.user_id,
@@ -169,19 +181,29 @@ LISTS = {
     "/v1/submissions": "submission_id",
     "/v1/interviews": "interview_id",
     "/v1/feedback": "feedback_id",
+    "/v1/tasks": "task_id",
 }
 
 
 #: Lists and creates every recruiter may use (shared directory, or their own records).
-RECRUITER_LISTS = {*LISTS, "/v1/clients", "/v1/contacts", "/v1/me"}
-RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"}
-#: Admin-only: users, API clients, keys, the audit trail.
-ADMIN_PREFIXES = ("/v1/users", "/v1/api-clients", "/v1/api-keys", "/v1/events")
+RECRUITER_LISTS = {*LISTS, "/v1/clients", "/v1/contacts", "/v1/me", "/v1/calendars", "/v1/policy"}
+RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"} - {"/v1/tasks"}
+#: Admin-only (writes, at least): users, API clients, keys, the audit trail, calendars, policy.
+ADMIN_PREFIXES = (
+    "/v1/users",
+    "/v1/api-clients",
+    "/v1/api-keys",
+    "/v1/events",
+    "/v1/calendars",
+    "/v1/policy",
+)
 
 
 def test_every_owned_list_is_checked() -> None:
     lists = {op.path for op in OPERATIONS if op.method == "GET" and not op.params}
-    assert lists - RECRUITER_LISTS == {p for p in lists if p.startswith(ADMIN_PREFIXES)}
+    assert lists - RECRUITER_LISTS == {p for p in lists if p.startswith(ADMIN_PREFIXES)} - (
+        RECRUITER_LISTS
+    )
 
 
 @pytest.mark.parametrize(("path", "param"), sorted(LISTS.items()))

@@ -43,6 +43,8 @@ async def admin_and_ids(session: AsyncSession) -> tuple[Caller, dict[str, object
         "feedback_id": feedback.id,
         "client_id": 1,
         "contact_id": 1,
+        "calendar_id": 1,
+        "task_id": 1,
         "user_id": admin.user.id,
         "api_client_id": 1,
         "api_key_id": admin.key_id,

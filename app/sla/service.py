@@ -1,0 +1,307 @@
+"""The cadence (R-SLA): clocks start on waiting stages, checks are planned on their due instants,
+feedback and moves stop clocks. The sweep that fires checks lives in ``app.sla.sweep``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.calendar import business_time as bt
+from app.calendar.business_time import Calendar as BusinessCalendar
+from app.core import crud
+from app.core.clock import utcnow
+from app.interviews.models import Interview
+from app.sla import calendars
+from app.sla.models import (
+    CheckKind,
+    CheckPublic,
+    CheckState,
+    ClockPublic,
+    Policy,
+    PolicyPublic,
+    PolicyUpdate,
+    SchedulePublic,
+    SlaCheck,
+    SlaClock,
+)
+from app.submissions.models import Submission
+from app.submissions.states import WAITING, Stage
+from app.tasks.models import Task, TaskKind, TaskState
+
+PENDING = (CheckState.scheduled.value, CheckState.claimed.value)
+
+
+async def get_policy(session: AsyncSession) -> Policy:
+    """The agency policy; the defaults of the domain until an admin changes them."""
+    policy = await session.get(Policy, 1)
+    if policy is None:
+        policy = Policy(id=1)
+        session.add(policy)
+        await session.flush()
+    return policy
+
+
+async def update_policy(session: AsyncSession, data: PolicyUpdate) -> PolicyPublic:
+    """Applies to clocks started from now on; planned checks keep their instants (R-SLA-6)."""
+    policy = await get_policy(session)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    changed = crud.apply_changes(policy, changes)
+    if changed:
+        policy.updated_at = utcnow()
+    return PolicyPublic.model_validate(policy)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCheck:
+    kind: CheckKind
+    due_at: datetime
+    breach_at: datetime
+
+
+def opening_of(cal: BusinessCalendar, day: date) -> datetime:
+    """The calendar's opening on ``day`` (local), as an instant; normalised if ``day`` is closed."""
+    local = datetime.combine(day, cal.opens, tzinfo=ZoneInfo(cal.time_zone))
+    return bt.normalize(cal, local)
+
+
+def plan(
+    cal: BusinessCalendar, policy: Policy, started_at: datetime, decision_date: date | None
+) -> list[PlannedCheck]:
+    """R-SLA 1-4: the whole schedule of one clock, computed from its start alone.
+
+    Pure, so the preview (``GET /schedule``) and the sweep agree to the microsecond, and a check's
+    instant never depends on when a worker happened to run.
+    """
+    first = bt.add_business_days(cal, started_at, policy.first_check_days)
+    if decision_date is not None:
+        # A week after the date the client gave, if that is later (R-SLA-1).
+        first = max(first, bt.add_business_days(cal, opening_of(cal, decision_date), 5))
+    second = bt.add_business_days(cal, first, policy.second_check_days)
+    silence = bt.add_business_days(cal, first, policy.silence_days)
+
+    def breach(due: datetime) -> datetime:
+        return bt.add_business_days(cal, due, policy.breach_days)
+
+    return [
+        PlannedCheck(CheckKind.first, first, breach(first)),
+        PlannedCheck(CheckKind.second, second, breach(second)),
+        PlannedCheck(CheckKind.silence, silence, breach(silence)),
+    ]
+
+
+async def _decision_date(session: AsyncSession, submission: Submission) -> date | None:
+    """The stated decision date of the latest interview that gave one."""
+    stmt = (
+        select(col(Interview.stated_decision_date))
+        .where(
+            col(Interview.submission_id) == submission.id,
+            col(Interview.stated_decision_date).is_not(None),
+            col(Interview.status) != "cancelled",
+        )
+        .order_by(col(Interview.starts_at).desc())
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
+async def start_clock(
+    session: AsyncSession,
+    submission: Submission,
+    *,
+    started_at: datetime,
+    decision_date: date | None = None,
+) -> SlaClock:
+    """Start a clock and place its checks as rows (R-SLA-1..4, R-SLA-6)."""
+    await stop_clock(session, submission, reason="restarted", at=started_at)
+    assert submission.id is not None
+    cal = await calendars.for_submission(session, submission)
+    policy = await get_policy(session)
+    clock = SlaClock(
+        submission_id=submission.id,
+        stage=str(submission.stage),
+        started_at=started_at,
+        decision_date=decision_date,
+    )
+    session.add(clock)
+    await session.flush()
+    assert clock.id is not None
+    session.add_all(
+        SlaCheck(
+            clock_id=clock.id,
+            submission_id=submission.id,
+            kind=p.kind,
+            due_at=p.due_at,
+            breach_at=p.breach_at,
+        )
+        for p in plan(cal, policy, started_at, decision_date)
+    )
+    await session.flush()
+    return clock
+
+
+async def stop_clock(
+    session: AsyncSession, submission: Submission, *, reason: str, at: datetime
+) -> bool:
+    """Stop the running clock, cancel its pending checks and its open chase/decide tasks
+    (R-SLA-5). A check being fired right now is cancelled too: the sweep's fenced update then
+    finds it no longer claimed and fires nothing. Returns whether a clock was running."""
+    clock_id = await session.scalar(
+        select(col(SlaClock.id)).where(
+            col(SlaClock.submission_id) == submission.id, col(SlaClock.stopped_at).is_(None)
+        )
+    )
+    if clock_id is None:
+        return False
+    await session.execute(
+        update(SlaClock)
+        .where(col(SlaClock.id) == clock_id)
+        .values(stopped_at=at, stop_reason=reason)
+    )
+    await session.execute(
+        update(SlaCheck)
+        .where(col(SlaCheck.clock_id) == clock_id, col(SlaCheck.state).in_(PENDING))
+        .values(state=CheckState.cancelled.value, claim_token=None)
+    )
+    check_ids = select(col(SlaCheck.id)).where(col(SlaCheck.clock_id) == clock_id)
+    await session.execute(
+        update(Task)
+        .where(
+            col(Task.check_id).in_(check_ids),
+            col(Task.state) == TaskState.open.value,
+            col(Task.kind).in_([TaskKind.chase.value, TaskKind.decide.value]),
+        )
+        .values(state=TaskState.cancelled.value, resolution=reason, updated_at=utcnow())
+    )
+    return True
+
+
+async def on_stage_entered(
+    session: AsyncSession, submission: Submission, *, stage: Stage, at: datetime
+) -> None:
+    """Any move stops the running clock; entering a waiting stage starts a new one (R-SLA-5)."""
+    await stop_clock(session, submission, reason=f"moved to {stage.value}", at=at)
+    if stage in WAITING:
+        decision = await _decision_date(session, submission) if stage is Stage.interviewed else None
+        await start_clock(session, submission, started_at=at, decision_date=decision)
+
+
+async def on_feedback(
+    session: AsyncSession,
+    submission: Submission,
+    *,
+    decision: str,
+    stated_decision_date: date | None,
+    at: datetime,
+) -> None:
+    """Feedback stops the clock; ``hold`` with a new date restarts it by rule 1 (R-SLA-5)."""
+    await stop_clock(session, submission, reason="feedback", at=at)
+    if decision == "hold" and stated_decision_date is not None:
+        await start_clock(session, submission, started_at=at, decision_date=stated_decision_date)
+
+
+async def on_decision_date_changed(session: AsyncSession, submission: Submission) -> None:
+    """A new stated decision date moves the first check, while the first check is still ahead."""
+    if Stage(submission.stage) is not Stage.interviewed:
+        return
+    clock = (
+        await session.execute(
+            select(SlaClock).where(
+                col(SlaClock.submission_id) == submission.id, col(SlaClock.stopped_at).is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if clock is None:
+        return
+    first_pending = await session.scalar(
+        select(col(SlaCheck.id)).where(
+            col(SlaCheck.clock_id) == clock.id,
+            col(SlaCheck.kind) == CheckKind.first.value,
+            col(SlaCheck.state) == CheckState.scheduled.value,
+        )
+    )
+    decision = await _decision_date(session, submission)
+    if first_pending is None or decision == clock.decision_date:
+        return
+    await start_clock(session, submission, started_at=clock.started_at, decision_date=decision)
+
+
+async def keep_waiting(session: AsyncSession, submission: Submission, *, now: datetime) -> None:
+    """R-SLA-4 "keep waiting": one more check 3 business days later (policy), and — so silence
+    can never go unnoticed — a new decide point the same distance after that check."""
+    clock = (
+        await session.execute(
+            select(SlaClock).where(
+                col(SlaClock.submission_id) == submission.id, col(SlaClock.stopped_at).is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if clock is None:
+        clock = await start_clock(session, submission, started_at=now)
+        return
+    assert clock.id is not None and submission.id is not None
+    cal = await calendars.for_submission(session, submission)
+    policy = await get_policy(session)
+    extra = bt.add_business_days(cal, now, policy.keep_waiting_days)
+    silence = bt.add_business_days(cal, extra, policy.keep_waiting_days)
+    session.add_all(
+        [
+            SlaCheck(
+                clock_id=clock.id,
+                submission_id=submission.id,
+                kind=CheckKind.extra,
+                due_at=extra,
+                breach_at=bt.add_business_days(cal, extra, policy.breach_days),
+            ),
+            SlaCheck(
+                clock_id=clock.id,
+                submission_id=submission.id,
+                kind=CheckKind.silence,
+                due_at=silence,
+                breach_at=bt.add_business_days(cal, silence, policy.breach_days),
+            ),
+        ]
+    )
+    await session.flush()
+
+
+async def schedule(session: AsyncSession, submission: Submission) -> SchedulePublic:
+    """Every clock and check of a submission, planned and past, in two queries."""
+    clocks = list(
+        (
+            await session.execute(
+                select(SlaClock)
+                .where(col(SlaClock.submission_id) == submission.id)
+                .order_by(col(SlaClock.id))
+            )
+        ).scalars()
+    )
+    checks = list(
+        (
+            await session.execute(
+                select(SlaCheck)
+                .where(col(SlaCheck.submission_id) == submission.id)
+                .order_by(col(SlaCheck.due_at), col(SlaCheck.id))
+            )
+        ).scalars()
+    )
+    assert submission.id is not None
+    return SchedulePublic(
+        submission_id=submission.id,
+        clocks=[
+            ClockPublic(
+                id=clock.id or 0,
+                stage=clock.stage,
+                started_at=clock.started_at,
+                decision_date=clock.decision_date,
+                stopped_at=clock.stopped_at,
+                stop_reason=clock.stop_reason,
+                checks=[CheckPublic.model_validate(c) for c in checks if c.clock_id == clock.id],
+            )
+            for clock in clocks
+        ],
+    )
