@@ -93,17 +93,17 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def make_sessionmaker(bind: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
     """Sessions keep loaded values after commit: responses are built from them afterwards.
 
+    Sessions autoflush, so a query always sees the changes made before it in the same unit of
+    work (a rule that reads the database must never miss the edit it is reacting to).
+
     Bound to a connection that is already in a transaction (the tests' rolled-back transaction),
     a session's commit only releases a SAVEPOINT, so each test leaves nothing behind.
     """
     if isinstance(bind, AsyncConnection):
         return async_sessionmaker(
-            bind=bind,
-            expire_on_commit=False,
-            autoflush=False,
-            join_transaction_mode="create_savepoint",
+            bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
-    return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+    return async_sessionmaker(bind=bind, expire_on_commit=False)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -161,11 +161,13 @@ async def stop_clock(
         update(SlaClock)
         .where(col(SlaClock.id) == clock_id)
         .values(stopped_at=at, stop_reason=reason)
+        .execution_options(synchronize_session=False)
     )
     await session.execute(
         update(SlaCheck)
         .where(col(SlaCheck.clock_id) == clock_id, col(SlaCheck.state).in_(PENDING))
         .values(state=CheckState.cancelled.value, claim_token=None)
+        .execution_options(synchronize_session=False)
     )
     check_ids = select(col(SlaCheck.id)).where(col(SlaCheck.clock_id) == clock_id)
     await session.execute(
@@ -176,6 +178,7 @@ async def stop_clock(
             col(Task.kind).in_([TaskKind.chase.value, TaskKind.decide.value]),
         )
         .values(state=TaskState.cancelled.value, resolution=reason, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return True
 
