@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col
 
 from app.events.models import Event
 from tests.sla.helpers import schedule, submit, tasks, us_agency, worker_once
@@ -73,7 +74,9 @@ class TestOneSubmissionThroughItsChecks:
         assert [c["fired_at"] for c in fired] == [FIRST_DUE, SECOND_DUE, SILENCE_DUE]
         events = (
             await session.execute(
-                select(Event).where(Event.action == "sla.check_fired", Event.record_id == sid)
+                select(Event).where(
+                    col(Event.action) == "sla.check_fired", col(Event.record_id) == sid
+                )
             )
         ).scalars()
         assert sorted(e.data["kind"] for e in events) == ["first", "second", "silence"]
