@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -127,10 +129,28 @@ def demo(
     typer.echo(f"Candor demo on {db} — {summary}")
     typer.echo(f"  admin key (shown once): {summary.admin_key}")
     typer.echo(f"  API docs:               {base}/docs")
-    typer.echo(f"  try: curl -H 'Authorization: Bearer {summary.admin_key}' {base}/v1/submissions")
+    typer.echo(f"  try: curl -H 'Authorization: Bearer {summary.admin_key}' {base}/v1/tasks")
+    for name, key in summary.recruiter_keys.items():
+        typer.echo(f"  recruiter {name}: {key}")
+    typer.echo("  a worker runs beside the API: backdated submissions' checks fire within minutes")
     typer.echo("")
-    uvicorn.run("app.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="info")
+    # The worker is a separate process, as in production; it stops with the demo.
+    worker_process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--poll-interval", "5"],
+        env={**os.environ, "CANDOR_DATABASE_URL": url},
+    )
+    try:
+        uvicorn.run(
+            "app.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="info"
+        )
+    finally:
+        worker_process.terminate()
+        worker_process.wait(timeout=30)
 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,9 @@ from app.auth import service as auth
 from app.auth.models import ApiClientCreate, ApiClientRole, User, UserCreate, UserRole
 from app.auth.principal import SYSTEM
 from app.calendar import business_time
+from app.calendar import service as calendar_service
 from app.calendar.business_time import Calendar
+from app.calendar.models import CalendarCreate
 from app.candidates import service as candidates
 from app.candidates.models import Candidate, CandidateCreate
 from app.clients import service as clients
@@ -507,6 +509,23 @@ class _Agency:
         zone = ZoneInfo(self.calendars[client].time_zone)
         return datetime.combine(self.business_date(client, n), at, tzinfo=zone).astimezone(UTC)
 
+    def first_check_in(self, job: str, minutes: int) -> datetime:
+        """The latest submission instant whose first check (R-SLA-1: 5 business days on the job's
+        client calendar) is due by ``minutes`` from now (negative: already due).
+
+        Checks fall due only in business hours, so at night or on a weekend this is the last
+        business instant before then: the worker fires it as soon as the demo starts. Calendar
+        days alone cannot do this ("six days ago" on a Sunday is not five business days ago).
+        Steps back a quarter hour at a time (a few hundred calls at most).
+        """
+        spec = next(j for j in JOBS if j.key == job)
+        cal = self.calendars[spec.client]
+        target = self.now + timedelta(minutes=minutes)
+        at = min(self.now, target)
+        while business_time.add_business_days(cal, at, 5) > target:
+            at -= timedelta(minutes=15)
+        return at
+
     def _past(self, instant: datetime) -> datetime:
         if instant > self.now:
             raise ValueError(f"demo story dated in the future: {instant.isoformat()}")
@@ -655,7 +674,29 @@ async def _people(agency: _Agency, *, secret: str) -> tuple[str, str, dict[str, 
 async def _directory(agency: _Agency) -> None:
     """Clients with their contacts, then the jobs (a job's primary contact must exist first)."""
     session = agency.session
+    # The agency's own calendar: recruiter tasks run on it (R-BT).
+    await calendar_service.create(
+        session,
+        SYSTEM,
+        CalendarCreate(
+            name="Northbridge (New York)",
+            time_zone="America/New_York",
+            country="US",
+            subdivision="NY",
+            is_default=True,
+        ),
+    )
     for spec in CLIENTS:
+        calendar = await calendar_service.create(
+            session,
+            SYSTEM,
+            CalendarCreate(
+                name=f"{spec.name} ({spec.calendar.time_zone})",
+                time_zone=spec.calendar.time_zone,
+                country=spec.calendar.country,
+                subdivision=spec.calendar.subdivision,
+            ),
+        )
         client = await clients.create_client(
             session,
             SYSTEM,
@@ -664,6 +705,7 @@ async def _directory(agency: _Agency) -> None:
                 confidential=spec.confidential,
                 allow_automated_nudges=spec.allow_automated_nudges,
                 external_id=spec.external_id,
+                calendar_id=calendar.id,
             ),
         )
         agency.clients[spec.key] = client
@@ -715,13 +757,14 @@ async def _directory(agency: _Agency) -> None:
 
 
 async def _waiting_for_a_first_answer(a: _Agency) -> None:
-    """``submitted``: two fresh ones, and three 4-6 business days old whose first check
-    (R-SLA-1, 5 business days) falls due at once or within a business day of the demo starting."""
+    """``submitted``: two fresh ones, and three backdated so that their first check (R-SLA-1,
+    5 business days) is already due, due in 2 minutes, and due in 5 minutes: a newcomer sees the
+    worker fire them while exploring."""
     await a.submit("amara", "backend", a.ago(hours=3), external_id="ATS-S-4001")
     await a.submit("meilin", "robotics", a.ago(hours=26))
-    await a.submit("meilin", "backend", a.ago(days=7, minutes=20))
-    await a.submit("kenji", "analyst", a.ago(days=8, minutes=45), external_id="ATS-S-4002")
-    await a.submit("chloe", "payroll", a.ago(days=6, minutes=10))
+    await a.submit("meilin", "backend", a.first_check_in("backend", -30))
+    await a.submit("kenji", "analyst", a.first_check_in("analyst", 2), external_id="ATS-S-4002")
+    await a.submit("chloe", "payroll", a.first_check_in("payroll", 5))
 
 
 async def _interviews_coming_up(a: _Agency) -> None:

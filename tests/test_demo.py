@@ -28,6 +28,7 @@ from app.events.models import Event
 from app.feedback.models import Feedback, SummaryStatus
 from app.interviews.models import Interview, InterviewInterviewer, InterviewStatus
 from app.jobs.models import Job
+from app.sla.models import SlaCheck
 from app.submissions.models import StageMove, Submission
 from app.submissions.states import Stage, can_move
 
@@ -187,17 +188,29 @@ class TestStages:
         )
         assert (await session.scalar(stmt) or 0) >= 1
 
-    async def test_several_submissions_wait_four_to_six_business_days_for_a_check__R_SLA_1(
+    async def test_first_checks_fall_due_in_the_demos_first_minutes__R_SLA_1(
         self, demo: Demo, session: AsyncSession
     ) -> None:
-        waiting = [s for s in await _submissions(session) if s.stage == Stage.submitted]
-        backdated = [
-            s
-            for s in waiting
-            if timedelta(days=6) <= demo.now - s.submitted_at <= timedelta(days=8, hours=1)
+        """A newcomer sees the cadence work: three first checks are due by five minutes after the
+        demo starts (on a weekend or at night, at the last business instant before it), none
+        longer ago than a long weekend, so the worker fires them straight away."""
+        waiting = {s.id for s in await _submissions(session) if s.stage == Stage.submitted}
+        firsts = (
+            await session.execute(
+                select(SlaCheck).where(
+                    col(SlaCheck.kind) == "first", col(SlaCheck.submission_id).in_(waiting)
+                )
+            )
+        ).scalars()
+        soon = [
+            c
+            for c in firsts
+            if demo.now - timedelta(days=4) <= c.due_at <= demo.now + timedelta(minutes=6)
         ]
-        recent = [s for s in waiting if demo.now - s.submitted_at <= timedelta(days=2)]
-        assert len(backdated) >= 3
+        assert len(soon) >= 3
+        recent = [
+            s for s in await _submissions(session) if demo.now - s.submitted_at <= timedelta(days=2)
+        ]
         assert len(recent) >= 1
 
     async def test_scheduled_interviews_lie_ahead_and_held_ones_behind_with_interviewers(
