@@ -12,7 +12,7 @@ from sqlmodel import SQLModel
 
 import app.models  # noqa: F401 - registers every table
 from alembic import context
-from app.core.database import UTCDateTime, make_engine
+from app.core.database import DateList, UTCDateTime, make_engine
 from app.core.settings import Settings
 
 config = context.config
@@ -30,6 +30,8 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     # Migrations must not import app code: our instant type is a timestamptz in the schema.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, DateList):
+        return "sa.JSON()"
     return False
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Index, text
 from sqlmodel import Field, SQLModel
 
 from app.calendar.business_time import Calendar as BusinessCalendar
+from app.core.database import DateList
 from app.core.models import (
     Instant,
     Name,
@@ -37,11 +38,11 @@ class CalendarBase(SQLModel):
     )
     subdivision: str | None = Field(default=None, max_length=16)
     closures: list[date] = Field(
-        default_factory=list, sa_type=JSON, max_length=500, description="Agency closure dates."
+        default_factory=list, sa_type=DateList, max_length=500, description="Agency closure dates."
     )
     removed_holidays: list[date] = Field(
         default_factory=list,
-        sa_type=JSON,
+        sa_type=DateList,
         max_length=500,
         description="Country holidays that are working days after all.",
     )

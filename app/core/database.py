@@ -7,11 +7,11 @@ imported, so Alembic names every constraint the same way on SQLite and PostgreSQ
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
-from sqlalchemy import DateTime, event
+from sqlalchemy import JSON, DateTime, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -61,6 +61,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class DateList(TypeDecorator[list[date]]):
+    """A list of dates kept as JSON ISO strings (closures, removed holidays), dates in Python."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[date] | None, dialect: Dialect) -> list[str] | None:
+        if value is None:
+            return None
+        return sorted({(d if isinstance(d, str) else d.isoformat()) for d in value})
+
+    def process_result_value(self, value: list[str] | None, dialect: Dialect) -> list[date] | None:
+        if value is None:
+            return None
+        return [date.fromisoformat(d) for d in value]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
