@@ -34,7 +34,7 @@ class TestQueue:
         await make_task(session)
         await session.commit()
 
-        async def ids(**params: object) -> list[int]:
+        async def ids(**params: str | int) -> list[int]:
             response = await client.get("/v1/tasks", params=params, headers=admin.headers)
             assert response.status_code == 200, response.text
             return [t["id"] for t in response.json()["items"]]
