@@ -41,6 +41,7 @@ class TestQueue:
 
         assert await ids(assignee_id=recruiter.user_id) == [chase.id, decide.id]
         assert await ids(assignee_id=recruiter.user_id, kind="decide") == [decide.id]
+        assert submission.id is not None
         assert await ids(submission_id=submission.id) == [chase.id]
         assert await ids(assignee_id=recruiter.user_id, state="done") == []
 
