@@ -32,6 +32,9 @@ demo: $(STAMP) ## Run the API on a fresh SQLite file with demo data (prints an a
 serve: $(STAMP) ## Run the API on CANDOR_DATABASE_URL (migrate first)
 	$(BIN)/candor serve
 
+worker: $(STAMP) ## Run a worker on CANDOR_DATABASE_URL (fires due SLA checks)
+	$(BIN)/candor worker
+
 migrate: $(STAMP) ## alembic upgrade head on CANDOR_DATABASE_URL
 	$(BIN)/candor migrate
 
@@ -69,6 +72,10 @@ migrations-check: $(STAMP) ## upgrade head, check, downgrade base, upgrade again
 
 openapi: $(STAMP) ## Regenerate openapi/openapi.json from the app
 	$(BIN)/python -m app.openapi_export openapi/openapi.json
+
+bench: $(STAMP) ## Benchmarks (print figures as ratios to a same-run baseline; sweep needs PostgreSQL)
+	$(BIN)/python bench/business_time.py
+	$(BIN)/python bench/sweep.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
