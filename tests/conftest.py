@@ -27,11 +27,18 @@ from app.main import create_app
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def pytest_report_header() -> str:
+def _database_line() -> str:
     url = os.environ.get("CANDOR_TEST_DATABASE_URL")
     if url:
         return f"candor database: PostgreSQL ({make_url(url).render_as_string(hide_password=True)})"
     return "candor database: SQLite (temporary file)"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Say which database the run uses, even with -q, so a CI log shows it."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(_database_line())
 
 
 def migrate(url: str) -> None:
