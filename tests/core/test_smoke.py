@@ -1,5 +1,7 @@
+import os
+
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.factories import make_caller, make_submission
 
@@ -18,3 +20,9 @@ async def test_factories_and_a_keyed_read(client: httpx.AsyncClient, session: As
     assert response.status_code == 200, response.text
     assert response.json()["stage"] == "submitted"
     assert response.json()["submitted_at"].endswith("Z")
+
+
+async def test_the_suite_runs_on_the_database_it_names(engine: AsyncEngine) -> None:
+    """CI sets CANDOR_TEST_DATABASE_URL: the PostgreSQL run must really be on PostgreSQL."""
+    expected = "postgresql" if os.environ.get("CANDOR_TEST_DATABASE_URL") else "sqlite"
+    assert engine.dialect.name == expected
