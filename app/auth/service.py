@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,17 +63,13 @@ async def update_user(
         external_id=changes.get("external_id"),
         own_id=user.id,
     )
-    changed = crud.apply_changes(user, changes)
-    if changed:
-        assert user.id is not None
-        events.record(
-            session,
-            principal,
-            action="user.updated",
-            record_type="user",
-            record_id=user.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="user",
+        record_id=user.id,
+        changed=crud.apply_changes(user, changes),
+    )
     return user
 
 
@@ -106,17 +104,13 @@ async def update_api_client(
         other = await repository.api_client_by_name(session, changes["name"])
         if other is not None and other.id != client.id:
             raise Conflict(f"An API client named {changes['name']!r} already exists.")
-    changed = crud.apply_changes(client, changes)
-    if changed:
-        assert client.id is not None
-        events.record(
-            session,
-            principal,
-            action="api_client.updated",
-            record_type="api_client",
-            record_id=client.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="api_client",
+        record_id=client.id,
+        changed=crud.apply_changes(client, changes),
+    )
     return client
 
 
@@ -197,3 +191,21 @@ async def resolve_owner(
     if user is None or not user.active:
         raise InvalidInput("body.owner_id", f"No active user with id {owner}.")
     return owner
+
+
+async def reassign_owner(
+    session: AsyncSession,
+    principal: Principal,
+    changes: dict[str, Any],
+    *,
+    current: int,
+    label: str,
+) -> None:
+    """Vet an ``owner_id`` in an update's ``changes`` (in place): reassignment is for admins and
+    integrations; an unchanged or absent owner is simply dropped from the changes."""
+    owner_id = changes.pop("owner_id", None)
+    if owner_id is None or owner_id == current:
+        return
+    if principal.is_recruiter:
+        raise Forbidden(f"A recruiter cannot reassign a {label}; ask an admin.")
+    changes["owner_id"] = await resolve_owner(session, principal, owner_id)

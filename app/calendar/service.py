@@ -59,17 +59,13 @@ async def update_calendar(
         raise InvalidInput("body", str(exc)) from None
     if changes.get("is_default"):
         await _unset_default(session, calendar.id)
-    changed = crud.apply_changes(calendar, changes)
-    if changed:
-        assert calendar.id is not None
-        events.record(
-            session,
-            principal,
-            action="calendar.updated",
-            record_type="calendar",
-            record_id=calendar.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="calendar",
+        record_id=calendar.id,
+        changed=crud.apply_changes(calendar, changes),
+    )
     return calendar
 
 

@@ -11,7 +11,6 @@ from app.auth import service as auth
 from app.auth.principal import Principal
 from app.candidates.models import Candidate, CandidateCreate, CandidatePublic, CandidateUpdate
 from app.core import crud
-from app.core.errors import Forbidden
 from app.core.filters import UpdatedSince
 from app.core.pagination import Page, PageParams
 from app.events import service as events
@@ -44,26 +43,19 @@ async def update(
     session: AsyncSession, principal: Principal, candidate: Candidate, data: CandidateUpdate
 ) -> Candidate:
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("owner_id") is not None and changes["owner_id"] != candidate.owner_id:
-        if principal.is_recruiter:
-            raise Forbidden("A recruiter cannot reassign a candidate; ask an admin.")
-        changes["owner_id"] = await auth.resolve_owner(session, principal, changes["owner_id"])
-    elif "owner_id" in changes:
-        del changes["owner_id"]
+    await auth.reassign_owner(
+        session, principal, changes, current=candidate.owner_id, label="candidate"
+    )
     await crud.ensure_external_id_free(
         session, Candidate, changes.get("external_id"), own_id=candidate.id
     )
-    changed = crud.apply_changes(candidate, changes)
-    if changed:
-        assert candidate.id is not None
-        events.record(
-            session,
-            principal,
-            action="candidate.updated",
-            record_type="candidate",
-            record_id=candidate.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="candidate",
+        record_id=candidate.id,
+        changed=crud.apply_changes(candidate, changes),
+    )
     return candidate
 
 

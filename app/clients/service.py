@@ -27,25 +27,6 @@ from app.interviews.models import InterviewInterviewer
 from app.jobs.models import Job
 
 
-def _changed_event(
-    session: AsyncSession,
-    principal: Principal,
-    record_type: str,
-    record_id: int | None,
-    changed: list[str],
-) -> None:
-    if changed:
-        assert record_id is not None
-        events.record(
-            session,
-            principal,
-            action=f"{record_type}.updated",
-            record_type=record_type,
-            record_id=record_id,
-            data={"fields": changed},
-        )
-
-
 async def create_client(session: AsyncSession, principal: Principal, data: ClientCreate) -> Client:
     if data.calendar_id is not None:
         await crud.require_ref(session, Calendar, data.calendar_id, field="body.calendar_id")
@@ -67,7 +48,13 @@ async def update_client(
     await crud.ensure_external_id_free(
         session, Client, changes.get("external_id"), own_id=client.id
     )
-    _changed_event(session, principal, "client", client.id, crud.apply_changes(client, changes))
+    events.record_update(
+        session,
+        principal,
+        record_type="client",
+        record_id=client.id,
+        changed=crud.apply_changes(client, changes),
+    )
     return client
 
 
@@ -131,7 +118,13 @@ async def update_contact(
     await crud.ensure_external_id_free(
         session, Contact, changes.get("external_id"), own_id=contact.id
     )
-    _changed_event(session, principal, "contact", contact.id, crud.apply_changes(contact, changes))
+    events.record_update(
+        session,
+        principal,
+        record_type="contact",
+        record_id=contact.id,
+        changed=crud.apply_changes(contact, changes),
+    )
     return contact
 
 

@@ -34,3 +34,25 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_update(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    record_type: str,
+    record_id: int | None,
+    changed: list[str],
+) -> None:
+    """``<type>.updated`` naming the changed fields, when anything changed (never the values)."""
+    if not changed:
+        return
+    assert record_id is not None
+    record(
+        session,
+        principal,
+        action=f"{record_type}.updated",
+        record_type=record_type,
+        record_id=record_id,
+        data={"fields": changed},
+    )

@@ -99,17 +99,13 @@ async def update(
         changes["summary_approved_by_type"] = None
         changes["summary_approved_by"] = None
         changes["summary_approved_at"] = None
-    changed = crud.apply_changes(feedback, changes)
-    if changed:
-        assert feedback.id is not None
-        events.record(
-            session,
-            principal,
-            action="feedback.updated",
-            record_type="feedback",
-            record_id=feedback.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="feedback",
+        record_id=feedback.id,
+        changed=crud.apply_changes(feedback, changes),
+    )
     return feedback
 
 

@@ -152,15 +152,9 @@ async def update(
         submission = await session.get(Submission, interview.submission_id)
         assert submission is not None
         await sla.on_decision_date_changed(session, submission)
-    if changed:
-        events.record(
-            session,
-            principal,
-            action="interview.updated",
-            record_type="interview",
-            record_id=interview.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session, principal, record_type="interview", record_id=interview.id, changed=changed
+    )
     return interview
 
 

@@ -11,7 +11,7 @@ from app.auth import service as auth
 from app.auth.principal import Principal
 from app.clients.models import Client, Contact
 from app.core import crud
-from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.core.errors import Conflict, InvalidInput
 from app.core.filters import UpdatedSince
 from app.core.pagination import Page, PageParams
 from app.events import service as events
@@ -51,26 +51,17 @@ async def create(session: AsyncSession, principal: Principal, data: JobCreate) -
 
 async def update(session: AsyncSession, principal: Principal, job: Job, data: JobUpdate) -> Job:
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("owner_id") is not None and changes["owner_id"] != job.owner_id:
-        if principal.is_recruiter:
-            raise Forbidden("A recruiter cannot reassign a job; ask an admin.")
-        changes["owner_id"] = await auth.resolve_owner(session, principal, changes["owner_id"])
-    elif "owner_id" in changes:
-        del changes["owner_id"]
+    await auth.reassign_owner(session, principal, changes, current=job.owner_id, label="job")
     if "primary_contact_id" in changes:
         await _check_primary_contact(session, job.client_id, changes["primary_contact_id"])
     await crud.ensure_external_id_free(session, Job, changes.get("external_id"), own_id=job.id)
-    changed = crud.apply_changes(job, changes)
-    if changed:
-        assert job.id is not None
-        events.record(
-            session,
-            principal,
-            action="job.updated",
-            record_type="job",
-            record_id=job.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="job",
+        record_id=job.id,
+        changed=crud.apply_changes(job, changes),
+    )
     return job
 
 

@@ -14,7 +14,7 @@ from app.auth.principal import Principal
 from app.candidates.models import Candidate
 from app.core import crud
 from app.core.clock import utcnow
-from app.core.errors import Conflict, Forbidden, InvalidInput, StageMoveRefused
+from app.core.errors import Conflict, InvalidInput, StageMoveRefused
 from app.core.filters import UpdatedSince
 from app.core.pagination import Page, PageParams
 from app.events import service as events
@@ -190,26 +190,19 @@ async def update_submission(
     session: AsyncSession, principal: Principal, submission: Submission, data: SubmissionUpdate
 ) -> Submission:
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("owner_id") is not None and changes["owner_id"] != submission.owner_id:
-        if principal.is_recruiter:
-            raise Forbidden("A recruiter cannot reassign a submission; ask an admin.")
-        changes["owner_id"] = await auth.resolve_owner(session, principal, changes["owner_id"])
-    elif "owner_id" in changes:
-        del changes["owner_id"]
+    await auth.reassign_owner(
+        session, principal, changes, current=submission.owner_id, label="submission"
+    )
     await crud.ensure_external_id_free(
         session, Submission, changes.get("external_id"), own_id=submission.id
     )
-    changed = crud.apply_changes(submission, changes)
-    if changed:
-        assert submission.id is not None
-        events.record(
-            session,
-            principal,
-            action="submission.updated",
-            record_type="submission",
-            record_id=submission.id,
-            data={"fields": changed},
-        )
+    events.record_update(
+        session,
+        principal,
+        record_type="submission",
+        record_id=submission.id,
+        changed=crud.apply_changes(submission, changes),
+    )
     return submission
 
 
