@@ -89,9 +89,10 @@ def worker(
     options = WorkerOptions(
         batch=batch, lease=timedelta(seconds=lease_seconds), poll_interval=poll_interval
     )
-    fired = asyncio.run(run(get_settings(), once=once, now=at, options=options))
+    done = asyncio.run(run(get_settings(), once=once, now=at, options=options))
     if once:
-        typer.echo(f"fired {fired} checks")
+        typer.echo(f"fired {done.checks_fired} checks")
+        typer.echo(f"sent {done.emails_sent} emails")
 
 
 @keys_cli.command("create")

@@ -8,6 +8,7 @@ from app.events import models as event_models
 from app.feedback import models as feedback_models
 from app.interviews import models as interview_models
 from app.jobs import models as job_models
+from app.messaging import models as messaging_models
 from app.sla import models as sla_models
 from app.submissions import models as submission_models
 from app.tasks import models as task_models
@@ -21,6 +22,7 @@ __all__ = [
     "feedback_models",
     "interview_models",
     "job_models",
+    "messaging_models",
     "sla_models",
     "submission_models",
     "task_models",

@@ -71,6 +71,14 @@ class Timestamps(SQLModel):
     )
 
 
+class WorkTimestamps(SQLModel):
+    """Created/updated instants for high-volume work rows (tasks, messages): not indexed, since
+    nothing syncs them by ``updated_since`` and every index costs the sweep a write per row."""
+
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class RequestModel(SQLModel):
     """Request bodies refuse unknown fields, so nobody can smuggle in ``owner_id`` or ``stage``."""
 

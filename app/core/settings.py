@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     log_level: str = "info"
     email_backend: Literal["console", "file", "sendgrid"] = "console"
     public_base_url: str = "http://127.0.0.1:8000"
+    email_folder: str = "var/mail"
+    email_from: str = "updates@agency.example"
+    email_from_name: str = "Your recruitment team"
+    sendgrid_api_key: SecretStr = SecretStr("")
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_sandbox: bool = False
+    sendgrid_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def check_production(self) -> Settings:
@@ -37,6 +44,8 @@ class Settings(BaseSettings):
                     "CANDOR_SECRET_KEY must be set to a random value of at least 32 characters "
                     "when CANDOR_ENVIRONMENT=production"
                 )
+            if self.email_backend == "sendgrid" and not self.sendgrid_api_key.get_secret_value():
+                raise ValueError("CANDOR_SENDGRID_API_KEY must be set for the sendgrid backend")
         return self
 
     @property

@@ -110,7 +110,9 @@ class SlaCheck(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    clock_id: int = Field(foreign_key="sla_clock.id", index=True)
+    # Not indexed: every query goes by submission or by due instant, and each index on this hot
+    # table is one more write per state change (docs/performance.md).
+    clock_id: int = Field(foreign_key="sla_clock.id")
     submission_id: int = Field(foreign_key="submission.id", index=True)
     kind: CheckKind = Field(sa_type=String(16))
     due_at: datetime = instant_field(nullable=False)

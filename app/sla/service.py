@@ -165,15 +165,17 @@ async def stop_clock(
     )
     await session.execute(
         update(SlaCheck)
-        .where(col(SlaCheck.clock_id) == clock_id, col(SlaCheck.state).in_(PENDING))
+        .where(col(SlaCheck.submission_id) == submission.id, col(SlaCheck.state).in_(PENDING))
         .values(state=CheckState.cancelled.value, claim_token=None)
         .execution_options(synchronize_session=False)
     )
-    check_ids = select(col(SlaCheck.id)).where(col(SlaCheck.clock_id) == clock_id)
+    # Pending checks and open chase/decide tasks all belong to the running clock (stopping a
+    # clock settles all of its own), so the submission finds them through indexes the sweep
+    # needs anyway.
     await session.execute(
         update(Task)
         .where(
-            col(Task.check_id).in_(check_ids),
+            col(Task.submission_id) == submission.id,
             col(Task.state) == TaskState.open.value,
             col(Task.kind).in_([TaskKind.chase.value, TaskKind.decide.value]),
         )
@@ -222,7 +224,7 @@ async def on_decision_date_changed(session: AsyncSession, submission: Submission
         return
     first_pending = await session.scalar(
         select(col(SlaCheck.id)).where(
-            col(SlaCheck.clock_id) == clock.id,
+            col(SlaCheck.submission_id) == submission.id,
             col(SlaCheck.kind) == CheckKind.first.value,
             col(SlaCheck.state) == CheckState.scheduled.value,
         )

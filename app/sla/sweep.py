@@ -33,6 +33,8 @@ from app.calendar import business_time as bt
 from app.clients.models import Client, Contact, ContactPolicy
 from app.events.models import Event
 from app.jobs.models import Job
+from app.messaging import outbox
+from app.messaging.models import Message, MessageKind
 from app.sla import calendars
 from app.sla.models import CheckKind, CheckState, SlaCheck
 from app.sla.service import get_policy
@@ -120,6 +122,7 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
                 col(SlaCheck.breach_at),
                 col(SlaCheck.submission_id),
                 col(Submission.owner_id),
+                col(Submission.candidate_id),
                 col(Submission.stage),
                 col(Job.primary_contact_id),
                 col(Client.calendar_id),
@@ -151,8 +154,11 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
             tasks.append(_chase_task(row, cal, now))
     task_ids: dict[int, int] = {}
     if tasks:
+        # Core inserts with RETURNING go out as a few multi-row statements (insertmanyvalues);
+        # the ORM bulk path would split rows by which keys are None (thousands of statements).
+        table = Task.__table__  # type: ignore[attr-defined]
         inserted = await session.execute(
-            insert(Task).returning(col(Task.id), col(Task.check_id)), tasks
+            insert(table).returning(table.c.id, table.c.check_id), tasks
         )
         task_ids = {check_id: task_id for task_id, check_id in inserted.all()}
     events = [
@@ -172,7 +178,24 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
         }
         for row in rows
     ]
-    await session.execute(insert(Event), events)
+    event_table = Event.__table__  # type: ignore[attr-defined]
+    await session.execute(insert(event_table).returning(event_table.c.id), events)
+    # Each check also tells the candidate where they stand (R-SLA, R-CAND-2): no news yet.
+    updates = [
+        outbox.status_row(
+            kind=MessageKind.no_news,
+            submission_id=row.submission_id,
+            candidate_id=row.candidate_id,
+            due_at=row.due_at,
+            reason=f"{row.kind} check",
+        )
+        for row in rows
+        if Stage(row.stage) not in FINAL and row.submission_id not in to_close
+    ]
+    if updates:
+        await outbox.supersede(session, [u["submission_id"] for u in updates])
+        message_table = Message.__table__  # type: ignore[attr-defined]
+        await session.execute(insert(message_table).returning(message_table.c.id), updates)
     for submission_id in to_close:
         await _close_on_silence(session, submission_id, now)
     return len(mine)

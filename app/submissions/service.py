@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from app.core.filters import UpdatedSince
 from app.core.pagination import Page, PageParams
 from app.events import service as events
 from app.jobs.models import Job
+from app.messaging import outbox
 from app.sla import service as sla
 from app.submissions import states
 from app.submissions.models import (
@@ -31,6 +32,9 @@ from app.submissions.models import (
     SubmissionUpdate,
 )
 from app.submissions.states import Stage
+
+#: Moves older than this when recorded are backfills: they change history, not the candidate's news.
+STALE_AFTER = timedelta(days=3)
 
 
 def public(submission: Submission) -> SubmissionPublic:
@@ -113,7 +117,19 @@ async def create(session: AsyncSession, principal: Principal, data: SubmissionCr
         data={"stage": Stage.submitted.value, "occurred_at": submitted_at.isoformat()},
     )
     await sla.on_stage_entered(session, submission, stage=Stage.submitted, at=submitted_at)
+    await _tell_candidate(session, submission, Stage.submitted, at=submitted_at, now=now)
     return submission
+
+
+async def _tell_candidate(
+    session: AsyncSession, submission: Submission, stage: Stage, *, at: datetime, now: datetime
+) -> None:
+    """R-CAND-2: the stage's status message, into the outbox with this change. A move an ATS
+    backdates by days is history being synced, not news: nobody is emailed about it."""
+    kind = outbox.STAGE_MESSAGES.get(stage)
+    if kind is None or now - at > STALE_AFTER:
+        return
+    await outbox.enqueue_status(session, submission, kind, due_at=at, reason=f"moved to {stage}")
 
 
 async def move(
@@ -183,6 +199,7 @@ async def move(
         },
     )
     await sla.on_stage_entered(session, submission, stage=data.to_stage, at=occurred_at)
+    await _tell_candidate(session, submission, data.to_stage, at=occurred_at, now=now)
     return submission
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Index, String
 from sqlmodel import Field
 
-from app.core.models import PublicModel, RequestModel, Timestamps, instant_field
+from app.core.models import PublicModel, RequestModel, WorkTimestamps, instant_field
 
 
 class TaskKind(StrEnum):
@@ -27,7 +27,7 @@ class TaskState(StrEnum):
     cancelled = "cancelled"
 
 
-class Task(Timestamps, table=True):
+class Task(WorkTimestamps, table=True):
     __table_args__ = (Index("ix_task_assignee_state_due", "assignee_id", "state", "due_at"),)
 
     id: int | None = Field(default=None, primary_key=True)

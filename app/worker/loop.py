@@ -1,7 +1,7 @@
 """The worker: claims due work, runs it, never loses it.
 
-Each round runs every job (today: firing due SLA checks; the outbox joins in the messaging issue)
-until nothing is due, then sleeps a poll interval with jitter. An idle round costs one index probe
+Each round runs every job — fire due SLA checks, then deliver what the outbox may send — until
+nothing is due, then sleeps a poll interval with jitter. An idle round costs one index probe
 per job. SIGTERM/SIGINT finish the current batch and exit cleanly; a worker killed outright loses
 nothing either — its claims expire and another worker takes them up (app/sla/sweep.py).
 """
@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import utcnow
 from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
+from app.messaging import outbox
+from app.messaging.backends import EmailBackend, make_backend
 from app.sla import sweep
 
 log = logging.getLogger("candor.worker")
@@ -33,39 +35,74 @@ class WorkerOptions:
     poll_interval: float = 2.0
 
 
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    checks_fired: int
+    emails_sent: int
+
+    @property
+    def work(self) -> int:
+        return self.checks_fired + self.emails_sent
+
+
 async def run_round(
-    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, options: WorkerOptions
-) -> int:
-    """Everything due at ``now``; returns how much work was done (0 means idle)."""
-    result = await sweep.run_due(sessionmaker, now=now, batch=options.batch, lease=options.lease)
-    if result.fired:
-        log.info("fired %d checks (claimed %d)", result.fired, result.claimed)
-    return result.fired
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    options: WorkerOptions,
+    settings: Settings,
+    backend: EmailBackend,
+) -> RoundResult:
+    """Everything due at ``now``: checks first (they write status messages), then the outbox."""
+    fired = await sweep.run_due(sessionmaker, now=now, batch=options.batch, lease=options.lease)
+    if fired.fired:
+        log.info("fired %d checks (claimed %d)", fired.fired, fired.claimed)
+    mail = await outbox.drain(
+        sessionmaker, now=now, backend=backend, settings=settings, lease=options.lease
+    )
+    if mail.sent_emails or mail.held or mail.refused or mail.retried or mail.failed:
+        log.info(
+            "emails: %d sent (%d messages), %d held, %d refused, %d to retry, %d failed",
+            mail.sent_emails,
+            mail.messages_sent,
+            mail.held,
+            mail.refused,
+            mail.retried,
+            mail.failed,
+        )
+    return RoundResult(checks_fired=fired.fired, emails_sent=mail.sent_emails)
 
 
 async def run(
     settings: Settings, *, once: bool, now: datetime | None, options: WorkerOptions
-) -> int:
+) -> RoundResult:
     """Run until stopped (or, with ``once``, until nothing is due at ``now``)."""
     engine = make_engine(settings.database_url)
+    backend = make_backend(settings)
     sessionmaker = make_sessionmaker(engine)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stopping.set)
-    total = 0
+    fired = sent = 0
     try:
         while not stopping.is_set():
-            done = await run_round(sessionmaker, now=now or utcnow(), options=options)
-            total += done
+            done = await run_round(
+                sessionmaker,
+                now=now or utcnow(),
+                options=options,
+                settings=settings,
+                backend=backend,
+            )
+            fired, sent = fired + done.checks_fired, sent + done.emails_sent
             if once:
                 break
-            if done == 0:
+            if done.work == 0:
                 # Jitter keeps several idle workers from polling in lockstep.
                 delay = options.poll_interval * (0.5 + random.random())  # noqa: S311
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=delay)
     finally:
         await engine.dispose()
-    return total
+    return RoundResult(checks_fired=fired, emails_sent=sent)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.database import make_sessionmaker
+from app.core.settings import Settings
+from app.messaging.backends import EmailBackend, FileBackend
 from app.worker.loop import WorkerOptions, run_round
 from tests.factories import Caller, make_caller
 
@@ -21,9 +25,23 @@ def at(text: str) -> datetime:
     return value
 
 
-async def worker_once(connection: AsyncConnection, now: str) -> int:
-    """What `candor worker --once --now <now>` does, inside the test's transaction."""
-    return await run_round(make_sessionmaker(connection), now=at(now), options=WorkerOptions())
+async def worker_once(
+    connection: AsyncConnection,
+    now: str,
+    *,
+    settings: Settings | None = None,
+    backend: EmailBackend | None = None,
+) -> int:
+    """What `candor worker --once --now <now>` does, inside the test's transaction; answers how
+    many checks fired (emails go to ``backend``, by default a file backend in a temp folder)."""
+    done = await run_round(
+        make_sessionmaker(connection),
+        now=at(now),
+        options=WorkerOptions(),
+        settings=settings or Settings(environment="test"),
+        backend=backend or FileBackend(Path(tempfile.mkdtemp(prefix="candor-mail-"))),
+    )
+    return done.checks_fired
 
 
 @dataclass
@@ -80,6 +98,7 @@ async def us_agency(client: httpx.AsyncClient, session: AsyncSession, **contact:
             "first_name": "Sam",
             "last_name": "Rivera",
             "email": "sam@mail.example",
+            "time_zone": "America/New_York",
             "owner_id": recruiter.user_id,
         },
     )

@@ -1,0 +1,1 @@
+"""Messaging: templates, the policy gate, the outbox, digests and delivery backends."""

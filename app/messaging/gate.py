@@ -1,0 +1,112 @@
+"""The one policy gate every outgoing message passes (R-CAND-3/4/5, R-CP-5).
+
+Pure: it takes what it needs as values and answers a verdict naming the rule behind it, so every
+rule is unit-tested without a database and a held or refused message records why.
+
+Delivery slots. Automated emails to a person go out once per local business day, at the
+agency's digest time (16:00 in the recipient's zone unless the policy says otherwise): every
+email that falls due that day by then goes in that one send - a digest when there are several
+(R-CAND-4) - and the digest time lies inside the quiet-hours window (R-CAND-3: Mon-Fri
+08:00-20:00 local), so nothing automated ever lands at night or on a weekend. An email that falls
+due after the digest time, at night or on a weekend waits for the next slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from app.calendar import business_time as bt
+
+QUIET_START = time(8)
+QUIET_END = time(20)
+DEFAULT_DIGEST_TIME = time(16)
+FREQUENCY_BUSINESS_DAYS = 2
+
+
+class Rule(StrEnum):
+    """The rules a verdict can name; the strings are stored on the message."""
+
+    opted_out = "R-CAND-5 opted out of automated status emails"
+    undeliverable = "R-CAND-5 address is undeliverable"
+    no_address = "R-CAND-5 no email address"
+    quiet_hours = "R-CAND-3 quiet hours"
+    digest_slot = "R-CAND-4 daily digest slot"
+    frequency = "R-CAND-4 at most one status email per submission per 2 business days"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str | None
+    time_zone: str
+    opted_out: bool
+    undeliverable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``send`` now, ``hold`` until ``until``, or ``refuse``; ``rule`` says why (None: sent as
+    soon as it fell due)."""
+
+    action: str
+    rule: Rule | None = None
+    until: datetime | None = None
+
+
+def digest_slot(
+    instant: datetime, time_zone: str, digest_time: time = DEFAULT_DIGEST_TIME
+) -> datetime:
+    """The first delivery slot at or after ``instant``: the digest time on a local weekday."""
+    zone = ZoneInfo(time_zone)
+    local = instant.astimezone(zone)
+    day = local.date()
+    if local.timetz().replace(tzinfo=None) > digest_time:
+        day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, digest_time, tzinfo=zone).astimezone(UTC)
+
+
+def _in_quiet_hours(instant: datetime, time_zone: str) -> bool:
+    local = instant.astimezone(ZoneInfo(time_zone))
+    return local.weekday() >= 5 or not QUIET_START <= local.time() < QUIET_END
+
+
+def decide(
+    recipient: Recipient,
+    *,
+    due_at: datetime,
+    now: datetime,
+    automated: bool,
+    last_status_sent_at: datetime | None,
+    calendar: bt.Calendar,
+    digest_time: time = DEFAULT_DIGEST_TIME,
+) -> Verdict:
+    """The verdict for one message to ``recipient`` at ``now``.
+
+    ``due_at`` is when the message first fell due (retries keep it, so a retry is never pushed
+    into a later slot); ``last_status_sent_at`` is when the last status email of the same
+    submission went out;
+    ``calendar`` counts business days for the frequency cap (the agency's default calendar).
+    """
+    if not recipient.email:
+        return Verdict("refuse", Rule.no_address)
+    if recipient.undeliverable:
+        return Verdict("refuse", Rule.undeliverable)
+    if automated and recipient.opted_out:
+        return Verdict("refuse", Rule.opted_out)
+    slot = digest_slot(due_at, recipient.time_zone, digest_time)
+    rule = Rule.quiet_hours if _in_quiet_hours(due_at, recipient.time_zone) else Rule.digest_slot
+    if last_status_sent_at is not None:
+        earliest = bt.add_business_days(calendar, last_status_sent_at, FREQUENCY_BUSINESS_DAYS)
+        if earliest > slot:
+            slot = digest_slot(earliest, recipient.time_zone, digest_time)
+            rule = Rule.frequency
+    if slot > now:
+        return Verdict("hold", rule, slot)
+    if _in_quiet_hours(now, recipient.time_zone):
+        # A retry or a late worker must not send at night either.
+        return Verdict("hold", Rule.quiet_hours, digest_slot(now, recipient.time_zone, digest_time))
+    return Verdict("send")

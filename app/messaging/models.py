@@ -1,0 +1,114 @@
+"""Messages (the outbox and the record of everything sent or held), their delivery story, the
+promises they make, and addresses that must not be emailed (R-CAND, R-CP-5)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, String, Text, text
+from sqlmodel import Field, SQLModel
+
+from app.core.models import WorkTimestamps, instant_field
+
+
+class MessageKind(StrEnum):
+    """R-CAND-2: one status message per situation (several due the same day go as one email)."""
+
+    submitted = "submitted"
+    interview_scheduled = "interview_scheduled"
+    interview_held = "interview_held"
+    no_news = "no_news"
+    rejected = "rejected"
+    closed = "closed"
+    offer = "offer"
+
+
+class MessageState(StrEnum):
+    pending = "pending"  # in the outbox, waiting for its send instant
+    sending = "sending"  # claimed by a worker (with a lease)
+    sent = "sent"  # accepted by the provider
+    delivered = "delivered"  # the provider reported delivery
+    failed = "failed"  # permanently refused by the provider
+    refused = "refused"  # the policy gate refused it; `gate_rule` says which rule
+    merged = "merged"  # went out in the same email as `digest_id` (a digest)
+    superseded = "superseded"  # a newer status for the same submission replaced it
+
+
+class Message(WorkTimestamps, table=True):
+    """One message, from the moment a change calls for it (written in the same transaction as
+    that change) to what became of it. ``reason`` says why it exists; ``gate_rule`` which rule
+    held or refused it; the delivery story is in ``message_event``."""
+
+    __table_args__ = (
+        # The drain's query: what may go now. Partial, so history costs nothing.
+        Index(
+            "ix_message_pending_send",
+            "send_at",
+            sqlite_where=text("state IN ('pending', 'sending')"),
+            postgresql_where=text("state IN ('pending', 'sending')"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: MessageKind = Field(sa_type=String(32))
+    audience: str = Field(default="candidate", max_length=16)
+    candidate_id: int | None = Field(default=None, foreign_key="candidate.id", index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    reason: str = Field(max_length=200)
+    automated: bool = Field(default=True)
+    due_at: datetime = instant_field(nullable=False)
+    send_at: datetime = instant_field(nullable=False)
+    state: MessageState = Field(default=MessageState.pending, sa_type=String(16))
+    gate_rule: str | None = Field(default=None, max_length=120)
+    digest_id: int | None = Field(default=None, foreign_key="message.id")
+    recipient_email: str | None = Field(default=None, max_length=320)
+    subject: str | None = Field(default=None, max_length=300)
+    body_text: str | None = Field(default=None, sa_type=Text)
+    body_html: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    claim_token: str | None = Field(default=None, max_length=36)
+    claim_expires_at: datetime | None = instant_field(default=None, nullable=True)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = instant_field(default=None, nullable=True)
+    failure_reason: str | None = Field(default=None, max_length=500)
+
+
+class MessageEvent(SQLModel, table=True):
+    """The delivery story of a message: queued, held, sent, retried, delivered, bounced …"""
+
+    __tablename__ = "message_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    occurred_at: datetime = instant_field(nullable=False)
+    kind: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=500)
+    provider_event_id: str | None = Field(default=None, max_length=100, unique=True)
+
+
+class PromiseState(StrEnum):
+    open = "open"
+    kept = "kept"
+    broken = "broken"
+
+
+class Promise(SQLModel, table=True):
+    """R-CAND-1: "you'll hear from us by <date>", and whether it was kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    message_id: int = Field(foreign_key="message.id")
+    promised_date: date
+    due_by_at: datetime = instant_field(nullable=False)
+    state: PromiseState = Field(default=PromiseState.open, sa_type=String(16))
+    settled_at: datetime | None = instant_field(default=None, nullable=True)
+    settled_by_message_id: int | None = Field(default=None, foreign_key="message.id")
+
+
+class Suppression(SQLModel, table=True):
+    """R-CAND-5: an address that bounced or was dropped is not emailed again."""
+
+    email: str = Field(primary_key=True, max_length=320)
+    reason: str = Field(max_length=200)
+    created_at: datetime = instant_field(nullable=False)

@@ -1,0 +1,565 @@
+"""The outbox: status messages written with the change that calls for them, delivered by the
+worker through the policy gate (R-CAND, R-CP-5).
+
+Enqueueing writes a ``pending`` row in the caller's transaction, so a rolled-back change emails
+nobody; a newer status for the same submission supersedes one not yet sent. Draining claims due
+rows under a lease (as the SLA sweep does), passes each through the gate, bundles what one person
+gets in one slot into one email (a digest), sends it, and records the promise it makes. A worker
+that dies mid-delivery loses nothing: its claims expire and are taken up again; the price is that
+an email accepted by the provider just before the crash can be sent twice (at-least-once), and
+the message id carried to the provider makes such duplicates findable.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from app.auth.models import User
+from app.calendar import business_time as bt
+from app.candidates.models import Candidate
+from app.clients.models import Client
+from app.core.settings import Settings
+from app.interviews.models import Interview
+from app.jobs.models import Job
+from app.messaging import gate
+from app.messaging.backends import EmailBackend, OutgoingEmail, PermanentFailure, TransientFailure
+from app.messaging.models import (
+    Message,
+    MessageEvent,
+    MessageKind,
+    MessageState,
+    Promise,
+    PromiseState,
+    Suppression,
+)
+from app.messaging.render import CONFIDENTIAL_CLIENT, Section, render_email
+from app.sla import calendars
+from app.sla.models import CheckState, SlaCheck
+from app.submissions.models import Submission
+from app.submissions.states import Stage
+from app.tasks.models import Task, TaskKind, TaskState
+
+DEFAULT_BATCH = 200
+DEFAULT_LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+SENT_STATES = (MessageState.sent.value, MessageState.merged.value, MessageState.delivered.value)
+
+#: R-CAND-2: the status message a stage move calls for (none for a withdrawal or a placement:
+#: the candidate made or heard that decision with their recruiter).
+STAGE_MESSAGES: dict[Stage, MessageKind] = {
+    Stage.submitted: MessageKind.submitted,
+    Stage.interview_scheduled: MessageKind.interview_scheduled,
+    Stage.interviewed: MessageKind.interview_held,
+    Stage.offer: MessageKind.offer,
+    Stage.rejected: MessageKind.rejected,
+    Stage.closed: MessageKind.closed,
+}
+#: Kinds that promise a date; the promise is backed by the submission's next planned check.
+PROMISING = {MessageKind.submitted, MessageKind.interview_held, MessageKind.no_news}
+
+
+def status_row(
+    *, kind: MessageKind, submission_id: int, candidate_id: int, due_at: datetime, reason: str
+) -> dict[str, Any]:
+    """A pending status message as a row (the sweep inserts many at once)."""
+    return {
+        "kind": kind.value,
+        "audience": "candidate",
+        "candidate_id": candidate_id,
+        "submission_id": submission_id,
+        "reason": reason,
+        "automated": True,
+        "due_at": due_at,
+        "send_at": due_at,
+        "state": MessageState.pending.value,
+        "attempts": 0,
+        "created_at": due_at,
+        "updated_at": due_at,
+    }
+
+
+async def supersede(session: AsyncSession, submission_ids: list[int]) -> None:
+    """Only the newest status of a submission is worth sending."""
+    if not submission_ids:
+        return
+    await session.execute(
+        update(Message)
+        .where(
+            col(Message.submission_id).in_(submission_ids),
+            col(Message.state) == MessageState.pending.value,
+            col(Message.audience) == "candidate",
+        )
+        .values(state=MessageState.superseded.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def enqueue_status(
+    session: AsyncSession,
+    submission: Submission,
+    kind: MessageKind,
+    *,
+    due_at: datetime,
+    reason: str,
+) -> None:
+    """Write a status message for ``submission`` into the outbox (same transaction)."""
+    assert submission.id is not None
+    await supersede(session, [submission.id])
+    await session.execute(
+        insert(Message),
+        [
+            status_row(
+                kind=kind,
+                submission_id=submission.id,
+                candidate_id=submission.candidate_id,
+                due_at=due_at,
+                reason=reason,
+            )
+        ],
+    )
+
+
+# --- draining ------------------------------------------------------------------------------
+
+
+@dataclass
+class DrainResult:
+    sent_emails: int = 0
+    messages_sent: int = 0
+    held: int = 0
+    refused: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def add(self, other: DrainResult) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        col(Message.state).in_((MessageState.pending.value, MessageState.sending.value)),
+        col(Message.send_at) <= now,
+        or_(
+            col(Message.state) == MessageState.pending.value,
+            col(Message.claim_expires_at) <= now,
+        ),
+    )
+
+
+async def claim(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta, token: str
+) -> list[int]:
+    candidates = (
+        select(col(Message.id))
+        .where(_due(now))
+        .order_by(col(Message.send_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(Message)
+        .where(col(Message.id).in_(candidates.scalar_subquery()))
+        .values(state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease)
+        .returning(col(Message.id))
+        .execution_options(synchronize_session=False)
+    )
+    return [row[0] for row in result.all()]
+
+
+@dataclass
+class _Context:
+    """Everything a batch needs about its submissions, loaded in a few queries."""
+
+    rows: dict[int, Any] = field(default_factory=dict)
+    suppressed: set[str] = field(default_factory=set)
+    last_sent: dict[int, datetime] = field(default_factory=dict)
+    next_check: dict[int, datetime] = field(default_factory=dict)
+    interview_day: dict[int, date] = field(default_factory=dict)
+
+
+async def _context(session: AsyncSession, submission_ids: set[int]) -> _Context:
+    ctx = _Context()
+    rows: Any = await session.execute(
+        select(
+            col(Submission.id),
+            col(Candidate.first_name),
+            col(Candidate.email),
+            col(Candidate.time_zone),
+            col(Candidate.status_emails_opt_out),
+            col(Job.title),
+            col(Client.name),
+            col(Client.confidential),
+            col(User.name).label("recruiter_name"),
+            col(User.email).label("recruiter_email"),
+        )
+        .join(Candidate, col(Candidate.id) == col(Submission.candidate_id))
+        .join(Job, col(Job.id) == col(Submission.job_id))
+        .join(Client, col(Client.id) == col(Job.client_id))
+        .join(User, col(User.id) == col(Submission.owner_id))
+        .where(col(Submission.id).in_(submission_ids))
+    )
+    ctx.rows = {row.id: row for row in rows}
+    emails = {row.email for row in ctx.rows.values()}
+    if emails:
+        found = await session.execute(
+            select(col(Suppression.email)).where(col(Suppression.email).in_(emails))
+        )
+        ctx.suppressed = set(found.scalars())
+    last = await session.execute(
+        select(col(Message.submission_id), func.max(col(Message.sent_at)))
+        .where(col(Message.submission_id).in_(submission_ids), col(Message.state).in_(SENT_STATES))
+        .group_by(col(Message.submission_id))
+    )
+    ctx.last_sent = {sid: at for sid, at in last.all() if at is not None}
+    checks = await session.execute(
+        select(col(SlaCheck.submission_id), func.min(col(SlaCheck.due_at)))
+        .where(
+            col(SlaCheck.submission_id).in_(submission_ids),
+            col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
+        )
+        .group_by(col(SlaCheck.submission_id))
+    )
+    ctx.next_check = {sid: at for sid, at in checks.all() if at is not None}
+    interviews = await session.execute(
+        select(col(Interview.submission_id), func.max(col(Interview.starts_at)))
+        .where(
+            col(Interview.submission_id).in_(submission_ids), col(Interview.status) != "cancelled"
+        )
+        .group_by(col(Interview.submission_id))
+    )
+    for sid, starts_at in interviews.all():
+        if starts_at is not None and sid in ctx.rows:
+            zone = ZoneInfo(ctx.rows[sid].time_zone)
+            ctx.interview_day[sid] = starts_at.astimezone(zone).date()
+    return ctx
+
+
+def _event(message_id: int, now: datetime, kind: str, detail: str | None = None) -> dict[str, Any]:
+    return {"message_id": message_id, "occurred_at": now, "kind": kind, "detail": detail}
+
+
+async def process(
+    session: AsyncSession,
+    *,
+    ids: list[int],
+    token: str,
+    now: datetime,
+    backend: EmailBackend,
+    settings: Settings,
+    digest_time: time = gate.DEFAULT_DIGEST_TIME,
+) -> DrainResult:
+    """Gate, bundle, send and record the claimed messages this worker still holds."""
+    result = DrainResult()
+    # Write first: the fenced UPDATE takes SQLite's write lock at the start of the transaction
+    # (a transaction that reads, then writes after another worker committed, is refused), and
+    # it keeps only the rows this worker still holds.
+    held = await session.execute(
+        update(Message)
+        .where(
+            col(Message.id).in_(ids),
+            col(Message.state) == MessageState.sending.value,
+            col(Message.claim_token) == token,
+        )
+        .values(updated_at=now)
+        .returning(col(Message.id))
+        .execution_options(synchronize_session=False)
+    )
+    mine = [row[0] for row in held.all()]
+    if not mine:
+        return result
+    messages = list(
+        (await session.execute(select(Message).where(col(Message.id).in_(mine)))).scalars()
+    )
+    if not messages:
+        return result
+    ctx = await _context(session, {m.submission_id for m in messages if m.submission_id})
+    agency = await calendars.default_calendar(session)
+    events: list[dict[str, Any]] = []
+    sendable: dict[int, list[Message]] = defaultdict(list)
+    for message in messages:
+        assert message.id is not None
+        row = ctx.rows.get(message.submission_id or 0)
+        if row is None:  # the submission is gone (erased): nothing to say to anyone
+            message.state, message.gate_rule = MessageState.refused, "record gone"
+            result.refused += 1
+            continue
+        verdict = gate.decide(
+            gate.Recipient(
+                email=row.email,
+                time_zone=row.time_zone,
+                opted_out=row.status_emails_opt_out,
+                undeliverable=row.email in ctx.suppressed,
+            ),
+            due_at=message.due_at,
+            now=now,
+            automated=message.automated,
+            last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
+            calendar=agency,
+            digest_time=digest_time,
+        )
+        message.claim_token = None
+        if verdict.action == "refuse":
+            message.state, message.gate_rule = MessageState.refused, str(verdict.rule)
+            events.append(_event(message.id, now, "refused", str(verdict.rule)))
+            result.refused += 1
+        elif verdict.action == "hold":
+            assert verdict.until is not None
+            message.state, message.send_at = MessageState.pending, verdict.until
+            message.gate_rule = str(verdict.rule)
+            events.append(_event(message.id, now, "held", f"{verdict.rule} until {verdict.until}"))
+            result.held += 1
+        else:
+            sendable[message.candidate_id or 0].append(message)
+    for group in sendable.values():
+        result.add(
+            await _send_group(
+                session,
+                group,
+                ctx,
+                now=now,
+                backend=backend,
+                settings=settings,
+                events=events,
+                agency=agency,
+                digest_time=digest_time,
+            )
+        )
+    if events:
+        await session.execute(insert(MessageEvent), events)
+    await session.execute(
+        update(Promise)
+        .where(col(Promise.state) == PromiseState.open.value, col(Promise.due_by_at) < now)
+        .values(state=PromiseState.broken.value, settled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result
+
+
+def _promise_date(
+    ctx: _Context,
+    message: Message,
+    *,
+    now: datetime,
+    tz: str,
+    digest_time: time,
+    agency: bt.Calendar,
+) -> date | None:
+    """The day the candidate will hear next: the slot of the submission's next planned check
+    (or, when the recruiter must decide, the end of their keep-waiting window)."""
+    if message.kind not in PROMISING:
+        return None
+    next_check = ctx.next_check.get(message.submission_id or 0)
+    if next_check is None:
+        next_check = bt.add_business_days(agency, now, 3)
+    slot = gate.digest_slot(max(next_check, now), tz, digest_time)
+    return slot.astimezone(ZoneInfo(tz)).date()
+
+
+async def _send_group(
+    session: AsyncSession,
+    group: list[Message],
+    ctx: _Context,
+    *,
+    now: datetime,
+    backend: EmailBackend,
+    settings: Settings,
+    events: list[dict[str, Any]],
+    agency: bt.Calendar,
+    digest_time: time,
+) -> DrainResult:
+    """One email to one person for everything in ``group`` (a digest when several)."""
+    result = DrainResult()
+    group.sort(key=lambda m: (m.due_at, m.id or 0))
+    lead = group[0]
+    assert lead.id is not None
+    first = ctx.rows[lead.submission_id or 0]
+    sections: list[Section] = []
+    promises: list[tuple[int, date]] = []
+    for message in group:
+        row = ctx.rows[message.submission_id or 0]
+        promised = _promise_date(
+            ctx, message, now=now, tz=row.time_zone, digest_time=digest_time, agency=agency
+        )
+        sections.append(
+            Section(
+                kind=str(message.kind),
+                job_title=row.title,
+                client_name=CONFIDENTIAL_CLIENT if row.confidential else row.name,
+                next_date=promised,
+                interview_date=ctx.interview_day.get(message.submission_id or 0),
+            )
+        )
+        if promised is not None and message.submission_id is not None:
+            promises.append((message.submission_id, promised))
+    rendered = render_email(
+        first_name=first.first_name,
+        sections=sections,
+        recruiter_name=first.recruiter_name,
+        recruiter_email=first.recruiter_email,
+        agency_name=settings.email_from_name,
+    )
+    email = OutgoingEmail(
+        message_id=lead.id,
+        to=first.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        from_email=settings.email_from,
+        from_name=settings.email_from_name,
+    )
+    try:
+        provider_id = await backend.send(email)
+    except TransientFailure as exc:
+        for message in group:
+            assert message.id is not None
+            message.attempts += 1
+            if message.attempts >= MAX_ATTEMPTS:
+                _fail(message, f"gave up after {message.attempts} attempts: {exc.reason}")
+                events.append(_event(message.id, now, "failed", message.failure_reason))
+                result.failed += 1
+                continue
+            delay = _backoff(message.attempts, exc.retry_after)
+            message.state, message.send_at = MessageState.pending, now + delay
+            events.append(_event(message.id, now, "retry", f"{exc.reason}; next in {delay}"))
+            result.retried += 1
+        await _failure_tasks(session, group, now)
+        return result
+    except PermanentFailure as exc:
+        for message in group:
+            assert message.id is not None
+            _fail(message, exc.reason)
+            events.append(_event(message.id, now, "failed", exc.reason))
+            result.failed += 1
+        await _failure_tasks(session, group, now)
+        return result
+    for message in group:
+        assert message.id is not None
+        message.state = MessageState.sent if message is lead else MessageState.merged
+        message.digest_id = None if message is lead else lead.id
+        message.sent_at = now
+        message.recipient_email = first.email
+        message.subject, message.body_text, message.body_html = (
+            rendered.subject,
+            rendered.text,
+            rendered.html,
+        )
+        message.provider_message_id = provider_id
+        events.append(_event(message.id, now, "sent", f"email {lead.id}"))
+    await _settle_promises(
+        session, group, promises, lead_id=lead.id, now=now, time_zone=first.time_zone
+    )
+    result.sent_emails, result.messages_sent = 1, len(group)
+    return result
+
+
+def _fail(message: Message, reason: str) -> None:
+    message.state, message.failure_reason = MessageState.failed, reason[:500]
+
+
+async def _failure_tasks(session: AsyncSession, group: list[Message], now: datetime) -> None:
+    """R-CAND-5: a message that can never go tells the recruiter (one task per submission)."""
+    for message in group:
+        if message.state != MessageState.failed or message.submission_id is None:
+            continue
+        owner = await session.scalar(
+            select(col(Submission.owner_id)).where(col(Submission.id) == message.submission_id)
+        )
+        if owner is None:
+            continue
+        session.add(
+            Task(
+                kind=TaskKind.fix_address,
+                state=TaskState.open,
+                assignee_id=owner,
+                submission_id=message.submission_id,
+                title=f"A status email on submission {message.submission_id} could not be sent",
+                detail=(message.failure_reason or "")[:2000],
+                due_at=now,
+                breach_at=now + timedelta(days=1),
+            )
+        )
+
+
+def _backoff(attempts: int, retry_after: float | None) -> timedelta:
+    """Exponential from 30 s, capped at an hour, with jitter; never sooner than Retry-After."""
+    base = min(30 * 2 ** (attempts - 1), 3600)
+    delay = base * (0.5 + random.random())  # noqa: S311 - jitter, not security
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+async def _settle_promises(
+    session: AsyncSession,
+    group: list[Message],
+    promises: list[tuple[int, date]],
+    *,
+    lead_id: int,
+    now: datetime,
+    time_zone: str,
+) -> None:
+    """Earlier promises of these submissions are settled by this email (kept if in time), and
+    the dates it states become the new promises (R-CAND-1)."""
+    submission_ids = [m.submission_id for m in group if m.submission_id is not None]
+    await session.execute(
+        update(Promise)
+        .where(
+            col(Promise.submission_id).in_(submission_ids),
+            col(Promise.state) == PromiseState.open.value,
+            col(Promise.due_by_at) >= now,
+        )
+        .values(state=PromiseState.kept.value, settled_at=now, settled_by_message_id=lead_id)
+        .execution_options(synchronize_session=False)
+    )
+    for submission_id, promised in promises:
+        session.add(
+            Promise(
+                submission_id=submission_id,
+                message_id=lead_id,
+                promised_date=promised,
+                due_by_at=_end_of_day(promised, time_zone),
+            )
+        )
+
+
+def _end_of_day(day: date, time_zone: str) -> datetime:
+    """A promise "by Thursday" holds until that Thursday ends where the candidate lives."""
+    zone = ZoneInfo(time_zone)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+async def drain(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    backend: EmailBackend,
+    settings: Settings,
+    batch: int = DEFAULT_BATCH,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DrainResult:
+    """Deliver everything the gate lets go at ``now``, batch by batch."""
+    total = DrainResult()
+    while True:
+        token = str(uuid.uuid4())
+        async with sessionmaker() as session:
+            ids = await claim(session, now=now, limit=batch, lease=lease, token=token)
+            await session.commit()
+        if not ids:
+            return total
+        async with sessionmaker() as session:
+            done = await process(
+                session, ids=ids, token=token, now=now, backend=backend, settings=settings
+            )
+            await session.commit()
+        total.add(done)

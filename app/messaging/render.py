@@ -1,0 +1,85 @@
+"""Status emails rendered from Jinja2 templates (text and HTML, autoescaped HTML).
+
+One email is a greeting, one section per status (several in a digest), and a sign-off. Only
+candidate-safe facts reach a template (R-CAND-6): the job title, the client's name unless it is
+confidential, dates; never internal notes or unapproved feedback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+CONFIDENTIAL_CLIENT = "our client"
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("app.messaging", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+    )
+
+
+def long_date(day: date) -> str:
+    """ "Thursday 3 December": plain words, no ambiguous numeric formats."""
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    kind: str
+    job_title: str
+    client_name: str
+    next_date: date | None = None
+    interview_date: date | None = None
+
+    def render(self) -> str:
+        template = _env().get_template(f"{self.kind}.txt.j2")
+        return template.render(
+            job_title=self.job_title,
+            client_name=self.client_name,
+            next_date=long_date(self.next_date) if self.next_date else "",
+            interview_date=long_date(self.interview_date) if self.interview_date else "",
+        ).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(
+    *,
+    first_name: str,
+    sections: list[Section],
+    recruiter_name: str,
+    recruiter_email: str,
+    agency_name: str,
+) -> Rendered:
+    texts = [section.render() for section in sections]
+    context = {
+        "first_name": first_name,
+        "sections": texts,
+        "recruiter_name": recruiter_name,
+        "recruiter_email": recruiter_email,
+        "agency_name": agency_name,
+    }
+    if len(sections) == 1:
+        only = sections[0]
+        subject = f"Update on the {only.job_title} role"
+    else:
+        subject = f"Updates on {len(sections)} of your applications"
+    return Rendered(
+        subject=subject,
+        text=_env().get_template("email.txt.j2").render(**context).strip() + "\n",
+        html=_env().get_template("email.html.j2").render(**context),
+    )

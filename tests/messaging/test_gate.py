@@ -1,0 +1,133 @@
+"""The policy gate's rules, without a database (R-CAND-3, R-CAND-4, R-CAND-5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from app.calendar import business_time as bt
+from app.messaging import gate
+from app.messaging.gate import Recipient, Rule
+
+NY = "America/New_York"
+CAL = bt.Calendar(time_zone=NY, country="US")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def someone(**overrides: object) -> Recipient:
+    values: dict[str, object] = {
+        "email": "sam@mail.example",
+        "time_zone": NY,
+        "opted_out": False,
+        "undeliverable": False,
+    }
+    values.update(overrides)
+    return Recipient(**values)  # type: ignore[arg-type]
+
+
+class TestDigestSlot:
+    @pytest.mark.parametrize(
+        ("due", "slot"),
+        [
+            # Mon 10:00 EST -> that day's 16:00 EST.
+            ("2026-11-09T15:00:00Z", "2026-11-09T21:00:00Z"),
+            # Exactly 16:00 goes in that slot.
+            ("2026-11-09T21:00:00Z", "2026-11-09T21:00:00Z"),
+            # Mon 17:00 EST (after the slot) -> Tue 16:00.
+            ("2026-11-09T22:00:00Z", "2026-11-10T21:00:00Z"),
+            # Fri 23:30 EST -> Mon 16:00 (never on a weekend).
+            ("2026-11-14T04:30:00Z", "2026-11-16T21:00:00Z"),
+            # Sat 03:00 EST -> Mon.
+            ("2026-11-14T08:00:00Z", "2026-11-16T21:00:00Z"),
+        ],
+    )
+    def test_one_slot_a_weekday_inside_quiet_hours__R_CAND_3_4(self, due: str, slot: str) -> None:
+        assert gate.digest_slot(at(due), NY) == at(slot)
+
+    def test_the_slot_is_local_to_the_recipient__R_CAND_3(self) -> None:
+        # 15:00Z Monday is 16:00 in London: London's slot is now, New York's later that day.
+        assert gate.digest_slot(at("2026-11-09T15:00:00Z"), "Europe/London") == at(
+            "2026-11-09T16:00:00Z"
+        )
+
+
+class TestVerdicts:
+    def test_due_by_the_slot_goes_out_at_the_slot__R_CAND_4(self) -> None:
+        held = gate.decide(
+            someone(),
+            due_at=at("2026-11-09T15:00:00Z"),
+            now=at("2026-11-09T15:00:00Z"),
+            automated=True,
+            last_status_sent_at=None,
+            calendar=CAL,
+        )
+        assert (held.action, held.rule, held.until) == (
+            "hold",
+            Rule.digest_slot,
+            at("2026-11-09T21:00:00Z"),
+        )
+        sent = gate.decide(
+            someone(),
+            due_at=at("2026-11-09T15:00:00Z"),
+            now=at("2026-11-09T21:00:00Z"),
+            automated=True,
+            last_status_sent_at=None,
+            calendar=CAL,
+        )
+        assert sent.action == "send"
+
+    def test_due_at_night_waits_and_names_quiet_hours__R_CAND_3(self) -> None:
+        verdict = gate.decide(
+            someone(),
+            due_at=at("2026-11-10T03:00:00Z"),  # Mon 22:00 EST
+            now=at("2026-11-10T03:00:00Z"),
+            automated=True,
+            last_status_sent_at=None,
+            calendar=CAL,
+        )
+        assert (verdict.action, verdict.rule, verdict.until) == (
+            "hold",
+            Rule.quiet_hours,
+            at("2026-11-10T21:00:00Z"),
+        )
+
+    def test_two_business_days_between_status_emails_of_a_submission__R_CAND_4(self) -> None:
+        verdict = gate.decide(
+            someone(),
+            due_at=at("2026-11-10T15:00:00Z"),
+            now=at("2026-11-10T21:00:00Z"),
+            automated=True,
+            last_status_sent_at=at("2026-11-09T21:00:00Z"),  # Mon 16:00 EST
+            calendar=CAL,
+        )
+        # Mon 16:00 + 2 business days (Veterans Day, Wed 11, is closed) = Thu 12 Nov 16:00.
+        assert (verdict.action, verdict.rule, verdict.until) == (
+            "hold",
+            Rule.frequency,
+            at("2026-11-12T21:00:00Z"),
+        )
+
+    @pytest.mark.parametrize(
+        ("recipient", "rule"),
+        [
+            (someone(opted_out=True), Rule.opted_out),
+            (someone(undeliverable=True), Rule.undeliverable),
+            (someone(email=None), Rule.no_address),
+        ],
+    )
+    def test_refusals_name_their_rule__R_CAND_5_R_CP_5(
+        self, recipient: Recipient, rule: Rule
+    ) -> None:
+        verdict = gate.decide(
+            recipient,
+            due_at=at("2026-11-09T21:00:00Z"),
+            now=at("2026-11-09T21:00:00Z"),
+            automated=True,
+            last_status_sent_at=None,
+            calendar=CAL,
+        )
+        assert (verdict.action, verdict.rule) == ("refuse", rule)

@@ -1,0 +1,289 @@
+"""Status emails on the business-day clock, delivered through the real `sendgrid` library to the
+local SendGrid stand-in (R-CAND-1..6, R-SLA). Worker steps as `candor worker --once --now`.
+
+The client's calendar is America/New_York with US holidays; the candidate lives in New York, so
+automated emails go out in the 16:00 EST slot (21:00Z) of the day they fall due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col
+
+from app.core.settings import Settings
+from app.messaging.backends import CUSTOM_ARG, SendGridBackend
+from app.messaging.models import Message, MessageEvent, Promise
+from app.messaging.sendgrid_standin import SendGridStandIn
+from tests.sla.helpers import Agency, submit, tasks, us_agency, worker_once
+
+KEY = "SG.test-key"
+SENTINEL = "SENTINEL-internal-9f3b"
+
+
+@pytest.fixture
+def standin() -> Iterator[SendGridStandIn]:
+    with SendGridStandIn(KEY) as server:
+        yield server
+
+
+class Mailer:
+    def __init__(self, connection: AsyncConnection, standin: SendGridStandIn) -> None:
+        self.connection = connection
+        self.settings = Settings(
+            environment="test",
+            email_backend="sendgrid",
+            sendgrid_api_key=KEY,  # type: ignore[arg-type]
+            sendgrid_base_url=standin.base_url,
+        )
+        self.backend = SendGridBackend(
+            api_key=KEY, base_url=standin.base_url, sandbox=False, timeout=5
+        )
+
+    async def step(self, now: str) -> int:
+        return await worker_once(self.connection, now, settings=self.settings, backend=self.backend)
+
+
+@pytest.fixture
+def mailer(connection: AsyncConnection, standin: SendGridStandIn) -> Mailer:
+    return Mailer(connection, standin)
+
+
+async def candidate_email(client: httpx.AsyncClient, agency: Agency) -> str:
+    response = await client.get(
+        f"/v1/candidates/{agency.candidate_id}", headers=agency.admin.headers
+    )
+    email: str = response.json()["email"]
+    return email
+
+
+class TestOneSubmissionsEmails:
+    async def test_each_check_tells_the_candidate_in_the_days_slot_and_keeps_its_promise__R_CAND_1(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        sid = await submit(client, agency, "2026-11-02T15:00:00Z")  # a backfill: no email now
+        await mailer.step("2026-11-08T12:00:00Z")
+        assert standin.accepted == []
+
+        await mailer.step("2026-11-09T15:00:00Z")  # first check fires at 10:00 EST
+        assert standin.accepted == []  # held for the 16:00 slot
+        await mailer.step("2026-11-09T21:00:00Z")
+        [first] = standin.accepted
+        assert first.to == [await candidate_email(client, agency)]
+        assert "no decision yet" in (first.text or "")
+        # The second check is due Fri 13 Nov: that is the promise.
+        assert "by Friday 13 November" in (first.text or "")
+        assert "by Friday 13 November" in (first.html or "")
+        [message_id] = first.custom_args.values()
+        assert list(first.custom_args) == [CUSTOM_ARG]  # no personal data in custom args
+
+        await mailer.step("2026-11-13T15:00:00Z")
+        await mailer.step("2026-11-13T21:00:00Z")
+        second = standin.accepted[1]
+        assert "by Tuesday 17 November" in (second.text or "")
+
+        promises = (
+            await session.execute(
+                select(Promise).where(col(Promise.submission_id) == sid).order_by(col(Promise.id))
+            )
+        ).scalars()
+        states = [(str(p.promised_date), p.state) for p in promises]
+        assert states == [("2026-11-13", "kept"), ("2026-11-17", "open")]
+        sent = await session.get(Message, int(message_id))
+        assert sent is not None and sent.state == "sent"
+        assert sent.reason == "first check"
+
+    async def test_an_opted_out_candidate_gets_no_email_but_the_chase_task_appears__R_CAND_5(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        opted = await client.patch(
+            f"/v1/candidates/{agency.candidate_id}",
+            json={"status_emails_opt_out": True},
+            headers=agency.admin.headers,
+        )
+        assert opted.status_code == 200
+        sid = await submit(client, agency, "2026-11-02T15:00:00Z")
+        await mailer.step("2026-11-09T15:00:00Z")
+        await mailer.step("2026-11-09T21:00:00Z")
+        assert standin.accepted == []
+        assert [t["kind"] for t in await tasks(client, agency.recruiter)] == ["chase"]
+        [refused] = (
+            await session.execute(select(Message).where(col(Message.submission_id) == sid))
+        ).scalars()
+        assert (refused.state, refused.gate_rule) == (
+            "refused",
+            "R-CAND-5 opted out of automated status emails",
+        )
+
+
+class TestDigest:
+    async def test_two_submissions_due_the_same_day_arrive_as_one_email__R_CAND_4(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        await submit(client, agency, "2026-11-02T15:00:00Z")
+        other_job = await client.post(
+            "/v1/jobs",
+            json={
+                "client_id": agency.client_id,
+                "title": "Platform Engineer",
+                "primary_contact_id": agency.contact_id,
+                "owner_id": agency.recruiter.user_id,
+            },
+            headers=agency.admin.headers,
+        )
+        second_sid = await client.post(
+            "/v1/submissions",
+            json={
+                "candidate_id": agency.candidate_id,
+                "job_id": other_job.json()["id"],
+                "submitted_at": "2026-11-02T18:30:00Z",  # 13:30 EST: first check 13:30 on the 9th
+            },
+            headers=agency.admin.headers,
+        )
+        assert second_sid.status_code == 201
+        await mailer.step("2026-11-09T15:00:00Z")
+        await mailer.step("2026-11-09T18:30:00Z")
+        assert standin.accepted == [], [(m.subject, m.text) for m in standin.accepted]
+        await mailer.step("2026-11-09T21:00:00Z")
+        [digest] = standin.accepted
+        assert digest.subject == "Updates on 2 of your applications"
+        assert "Data Engineer" in (digest.text or "") and "Platform Engineer" in (digest.text or "")
+        states = sorted(
+            m.state
+            for m in (
+                await session.execute(
+                    select(Message).where(col(Message.candidate_id) == agency.candidate_id)
+                )
+            ).scalars()
+        )
+        assert states == ["merged", "sent"]
+
+
+class TestDeliveryFailures:
+    async def test_a_429_and_500_storm_delays_and_loses_nothing__R_CAND(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        await submit(client, agency, "2026-11-02T15:00:00Z")
+        await mailer.step("2026-11-09T15:00:00Z")
+        standin.fail_next(2, status=500)
+        standin.fail_next(1, status=429, retry_after=600)
+        await mailer.step("2026-11-09T21:00:00Z")  # 500: retried with backoff (15-45 s)
+        await mailer.step("2026-11-09T21:10:00Z")  # 500 again (next backoff 30-90 s)
+        await mailer.step("2026-11-09T21:20:00Z")  # 429, Retry-After 10 minutes
+        assert standin.accepted == [] and standin.requests == 3
+        await mailer.step("2026-11-09T21:25:00Z")  # Retry-After is honoured
+        assert standin.requests == 3
+        await mailer.step("2026-11-09T21:40:00Z")
+        assert len(standin.accepted) == 1
+        [message] = (await session.execute(select(Message))).scalars()
+        assert (message.state, message.attempts) == ("sent", 3)
+        story = (
+            await session.execute(
+                select(col(MessageEvent.kind))
+                .where(col(MessageEvent.message_id) == message.id)
+                .order_by(col(MessageEvent.id))
+            )
+        ).scalars()
+        assert list(story) == ["held", "retry", "retry", "retry", "sent"]
+
+    async def test_a_permanent_refusal_fails_the_message_and_tells_the_recruiter__R_CAND_5(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        connection: AsyncConnection,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        sid = await submit(client, agency, "2026-11-02T15:00:00Z")
+        wrong_key = Mailer(connection, standin)
+        wrong_key.backend = SendGridBackend(
+            api_key="SG.wrong", base_url=standin.base_url, sandbox=False, timeout=5
+        )
+        await wrong_key.step("2026-11-09T15:00:00Z")
+        await wrong_key.step("2026-11-09T21:00:00Z")
+        [message] = (
+            await session.execute(select(Message).where(col(Message.submission_id) == sid))
+        ).scalars()
+        assert message.state == "failed" and (message.failure_reason or "").startswith("401")
+        kinds = [t["kind"] for t in await tasks(client, agency.recruiter)]
+        assert sorted(kinds) == ["chase", "fix_address"]
+
+
+class TestNothingInternalReachesTheCandidate:
+    async def test_a_sentinel_in_internal_notes_never_appears_in_an_email__R_CAND_6(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        sid = await submit(client, agency, "2026-11-02T15:00:00Z")
+        body: dict[str, Any] = {
+            "submission_id": sid,
+            "decision": "hold",
+            "internal_notes": f"Hiring manager unsure. {SENTINEL}",
+            "shareable_summary": f"Pending approval {SENTINEL}",
+            "received_at": "2026-11-03T15:00:00Z",
+        }
+        assert (
+            await client.post("/v1/feedback", json=body, headers=agency.admin.headers)
+        ).status_code == 201
+        second = await submit_other(client, agency)
+        assert second
+        for now in ("2026-11-09T15:00:00Z", "2026-11-09T21:00:00Z", "2026-11-13T21:00:00Z"):
+            await mailer.step(now)
+        assert standin.accepted, "the other submission's status email went out"
+        for mail in standin.accepted:
+            assert SENTINEL not in str(mail.payload)
+        stored = (await session.execute(select(Message))).scalars()
+        assert all(SENTINEL not in (m.body_text or "") + (m.body_html or "") for m in stored)
+
+
+async def submit_other(client: httpx.AsyncClient, agency: Agency) -> int:
+    job = await client.post(
+        "/v1/jobs",
+        json={
+            "client_id": agency.client_id,
+            "title": "Analyst",
+            "owner_id": agency.recruiter.user_id,
+        },
+        headers=agency.admin.headers,
+    )
+    response = await client.post(
+        "/v1/submissions",
+        json={
+            "candidate_id": agency.candidate_id,
+            "job_id": job.json()["id"],
+            "submitted_at": "2026-11-02T15:00:00Z",
+        },
+        headers=agency.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    sid: int = response.json()["id"]
+    return sid
