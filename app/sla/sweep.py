@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -53,20 +53,25 @@ class SweepResult:
     fired: int
 
 
+#: The partial index's predicate, written as literals: with bound parameters a generic (cached)
+#: PostgreSQL plan cannot prove it implies ``ix_sla_check_pending_due`` and scans the table.
+_PENDING = text("sla_check.state IN ('scheduled', 'claimed')")
+_SCHEDULED: ColumnElement[str] = literal_column("'scheduled'")
+
+
 def _due(now: datetime) -> Any:
     return and_(
-        col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
+        _PENDING,
         col(SlaCheck.due_at) <= now,
-        or_(
-            col(SlaCheck.state) == CheckState.scheduled.value,
-            col(SlaCheck.claim_expires_at) <= now,
-        ),
+        or_(col(SlaCheck.state) == _SCHEDULED, col(SlaCheck.claim_expires_at) <= now),
     )
 
 
 async def has_due(session: AsyncSession, *, now: datetime) -> bool:
-    """The idle poll: one probe of the partial index on pending due instants."""
-    return (await session.scalar(select(col(SlaCheck.id)).where(_due(now)).limit(1))) is not None
+    """The idle poll: one probe of the partial index on pending due instants (ordered by the
+    index key, so the planner never prefers a scan)."""
+    stmt = select(col(SlaCheck.id)).where(_due(now)).order_by(col(SlaCheck.due_at)).limit(1)
+    return (await session.scalar(stmt)) is not None
 
 
 async def claim(
