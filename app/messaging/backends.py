@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import urllib.error
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from app.core.settings import Settings
 log = logging.getLogger("candor.email")
 
 CUSTOM_ARG = "candor_message_id"
+#: Emails a backend may have in flight at once (the outbox sends a batch concurrently).
+MAX_IN_FLIGHT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,9 @@ class SendGridBackend:
         self.client = SendGridAPIClient(api_key=api_key, host=base_url)
         self.client.client.timeout = timeout
         self.sandbox = sandbox
+        # The library is blocking: its calls run on a pool sized for the outbox's concurrency
+        # (the default executor has only a handful of threads on a small machine).
+        self._pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="sendgrid")
 
     def _mail(self, email: OutgoingEmail) -> Any:
         from sendgrid.helpers.mail import (
@@ -132,7 +138,7 @@ class SendGridBackend:
         return str(headers.get("X-Message-Id") or headers.get("x-message-id") or "")
 
     async def send(self, email: OutgoingEmail) -> str:
-        return await asyncio.to_thread(self._send_sync, email)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._send_sync, email)
 
 
 def _first_error(body: bytes | str | None) -> str:

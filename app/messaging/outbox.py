@@ -12,6 +12,8 @@ the message id carried to the provider makes such duplicates findable.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import uuid
 from collections import defaultdict
@@ -32,7 +34,13 @@ from app.core.settings import Settings
 from app.interviews.models import Interview
 from app.jobs.models import Job
 from app.messaging import gate
-from app.messaging.backends import EmailBackend, OutgoingEmail, PermanentFailure, TransientFailure
+from app.messaging.backends import (
+    MAX_IN_FLIGHT,
+    EmailBackend,
+    OutgoingEmail,
+    PermanentFailure,
+    TransientFailure,
+)
 from app.messaging.models import (
     Message,
     MessageEvent,
@@ -42,12 +50,14 @@ from app.messaging.models import (
     PromiseState,
     Suppression,
 )
-from app.messaging.render import CONFIDENTIAL_CLIENT, Section, render_email
+from app.messaging.render import CONFIDENTIAL_CLIENT, Rendered, Section, render_email
 from app.sla import calendars
 from app.sla.models import CheckState, SlaCheck
 from app.submissions.models import Submission
 from app.submissions.states import Stage
 from app.tasks.models import Task, TaskKind, TaskState
+
+log = logging.getLogger("candor.outbox")
 
 DEFAULT_BATCH = 200
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -321,20 +331,13 @@ async def process(
             result.held += 1
         else:
             sendable[message.candidate_id or 0].append(message)
-    for group in sendable.values():
-        result.add(
-            await _send_group(
-                session,
-                group,
-                ctx,
-                now=now,
-                backend=backend,
-                settings=settings,
-                events=events,
-                agency=agency,
-                digest_time=digest_time,
-            )
-        )
+    outgoing = [
+        _compose(group, ctx, now=now, settings=settings, agency=agency, digest_time=digest_time)
+        for group in sendable.values()
+    ]
+    outcomes = await _send_all(backend, [out.email for out in outgoing])
+    for out, outcome in zip(outgoing, outcomes, strict=True):
+        result.add(await _record(session, out, outcome, now=now, events=events))
     if events:
         await session.execute(insert(MessageEvent), events)
     await session.execute(
@@ -366,20 +369,27 @@ def _promise_date(
     return slot.astimezone(ZoneInfo(tz)).date()
 
 
-async def _send_group(
-    session: AsyncSession,
+@dataclass
+class _Outgoing:
+    """One email about to go: the messages it carries and what it says."""
+
+    group: list[Message]
+    email: OutgoingEmail
+    rendered: Rendered
+    promises: list[tuple[int, date]]
+    time_zone: str
+
+
+def _compose(
     group: list[Message],
     ctx: _Context,
     *,
     now: datetime,
-    backend: EmailBackend,
     settings: Settings,
-    events: list[dict[str, Any]],
     agency: bt.Calendar,
     digest_time: time,
-) -> DrainResult:
+) -> _Outgoing:
     """One email to one person for everything in ``group`` (a digest when several)."""
-    result = DrainResult()
     group.sort(key=lambda m: (m.due_at, m.id or 0))
     lead = group[0]
     assert lead.id is not None
@@ -418,46 +428,84 @@ async def _send_group(
         from_email=settings.email_from,
         from_name=settings.email_from_name,
     )
-    try:
-        provider_id = await backend.send(email)
-    except TransientFailure as exc:
+    return _Outgoing(group, email, rendered, promises, first.time_zone)
+
+
+async def _send_all(backend: EmailBackend, emails: list[OutgoingEmail]) -> list[str | Exception]:
+    """Send a batch with bounded concurrency: provider round trips overlap, the database work
+    around them stays sequential in the caller."""
+    gate_ = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def one(email: OutgoingEmail) -> str:
+        async with gate_:
+            return await backend.send(email)
+
+    outcomes = await asyncio.gather(*(one(e) for e in emails), return_exceptions=True)
+    results: list[str | Exception] = []
+    for outcome in outcomes:
+        if isinstance(outcome, (TransientFailure, PermanentFailure, str)):
+            results.append(outcome)
+        elif isinstance(outcome, Exception):
+            # An unexpected failure is retried, never lost.
+            log.warning("unexpected send failure: %s", type(outcome).__name__)
+            results.append(TransientFailure(type(outcome).__name__))
+        else:
+            raise outcome
+    return results
+
+
+async def _record(
+    session: AsyncSession,
+    out: _Outgoing,
+    outcome: str | Exception,
+    *,
+    now: datetime,
+    events: list[dict[str, Any]],
+) -> DrainResult:
+    """What became of one email: sent (and its promises), retried later, or failed."""
+    result = DrainResult()
+    group, lead = out.group, out.group[0]
+    assert lead.id is not None
+    if isinstance(outcome, TransientFailure):
         for message in group:
             assert message.id is not None
             message.attempts += 1
             if message.attempts >= MAX_ATTEMPTS:
-                _fail(message, f"gave up after {message.attempts} attempts: {exc.reason}")
+                _fail(message, f"gave up after {message.attempts} attempts: {outcome.reason}")
                 events.append(_event(message.id, now, "failed", message.failure_reason))
                 result.failed += 1
                 continue
-            delay = _backoff(message.attempts, exc.retry_after)
+            delay = _backoff(message.attempts, outcome.retry_after)
             message.state, message.send_at = MessageState.pending, now + delay
-            events.append(_event(message.id, now, "retry", f"{exc.reason}; next in {delay}"))
+            events.append(_event(message.id, now, "retry", f"{outcome.reason}; next in {delay}"))
             result.retried += 1
         await _failure_tasks(session, group, now)
         return result
-    except PermanentFailure as exc:
+    if isinstance(outcome, Exception):
+        reason = outcome.reason if isinstance(outcome, PermanentFailure) else str(outcome)
         for message in group:
             assert message.id is not None
-            _fail(message, exc.reason)
-            events.append(_event(message.id, now, "failed", exc.reason))
+            _fail(message, reason)
+            events.append(_event(message.id, now, "failed", reason))
             result.failed += 1
         await _failure_tasks(session, group, now)
         return result
+    rendered = out.rendered
     for message in group:
         assert message.id is not None
         message.state = MessageState.sent if message is lead else MessageState.merged
         message.digest_id = None if message is lead else lead.id
         message.sent_at = now
-        message.recipient_email = first.email
+        message.recipient_email = out.email.to
         message.subject, message.body_text, message.body_html = (
             rendered.subject,
             rendered.text,
             rendered.html,
         )
-        message.provider_message_id = provider_id
+        message.provider_message_id = outcome
         events.append(_event(message.id, now, "sent", f"email {lead.id}"))
     await _settle_promises(
-        session, group, promises, lead_id=lead.id, now=now, time_zone=first.time_zone
+        session, group, out.promises, lead_id=lead.id, now=now, time_zone=out.time_zone
     )
     result.sent_emails, result.messages_sent = 1, len(group)
     return result
