@@ -25,6 +25,7 @@ from app.events.router import router as events_router
 from app.feedback.router import router as feedback_router
 from app.interviews.router import router as interviews_router
 from app.jobs.router import router as jobs_router
+from app.messaging.router import router as messages_router
 from app.sla.router import router as sla_router
 from app.submissions.router import router as submissions_router
 from app.tasks.router import router as tasks_router
@@ -63,6 +64,7 @@ def api_routers() -> list[APIRouter]:
         calendars_router,
         sla_router,
         tasks_router,
+        messages_router,
     ]
 
 

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from app.core.clock import utcnow
+from app.messaging import outbox
+from app.messaging.models import Message, MessageKind
 from tests.api.routes import Operation, authenticated
 from tests.factories import (
     Caller,
@@ -120,6 +125,12 @@ async def world(session: AsyncSession) -> World:
     feedback = await make_feedback(session, submission_id=submission.id)
     contact = await make_contact(session)
     task = await make_task(session, submission_id=submission.id, assignee_id=other.user_id)
+    await outbox.enqueue_status(
+        session, submission, MessageKind.no_news, due_at=utcnow(), reason="test"
+    )
+    message_id = await session.scalar(
+        select(col(Message.id)).where(col(Message.submission_id) == submission.id)
+    )
     await session.commit()
     assert submission.id and interview.id and feedback.id and contact.id and task.id
     return World(
@@ -132,6 +143,7 @@ async def world(session: AsyncSession) -> World:
             "interview_id": interview.id,
             "feedback_id": feedback.id,
             "task_id": task.id,
+            "message_id": message_id,
             "calendar_id": 1,
             "client_id": contact.client_id,
             "contact_id": contact.id,
@@ -182,12 +194,13 @@ LISTS = {
     "/v1/interviews": "interview_id",
     "/v1/feedback": "feedback_id",
     "/v1/tasks": "task_id",
+    "/v1/messages": "message_id",
 }
 
 
 #: Lists and creates every recruiter may use (shared directory, or their own records).
 RECRUITER_LISTS = {*LISTS, "/v1/clients", "/v1/contacts", "/v1/me", "/v1/calendars", "/v1/policy"}
-RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"} - {"/v1/tasks"}
+RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"} - {"/v1/tasks", "/v1/messages"}
 #: Admin-only (writes, at least): users, API clients, keys, the audit trail, calendars, policy.
 ADMIN_PREFIXES = (
     "/v1/users",

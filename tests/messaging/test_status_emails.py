@@ -103,6 +103,22 @@ class TestOneSubmissionsEmails:
         assert sent is not None and sent.state == "sent"
         assert sent.reason == "first check"
 
+        # What was said, over the API: why, to whom, the promise and the delivery story.
+        listed = await client.get(
+            "/v1/messages", params={"submission_id": sid}, headers=agency.recruiter.headers
+        )
+        assert listed.status_code == 200, listed.text
+        first_listed = listed.json()["items"][0]
+        assert first_listed["reason"] == "first check"
+        assert first_listed["recipient_email"] == await candidate_email(client, agency)
+        assert [e["kind"] for e in first_listed["story"]] == ["held", "sent"]
+        assert first_listed["story"][0]["detail"].startswith("R-CAND-4 daily digest slot")
+        assert [p["state"] for p in first_listed["promises"]] == ["kept"]
+        promised = await client.get(
+            f"/v1/submissions/{sid}/promises", headers=agency.recruiter.headers
+        )
+        assert [p["promised_date"] for p in promised.json()] == ["2026-11-13", "2026-11-17"]
+
     async def test_an_opted_out_candidate_gets_no_email_but_the_chase_task_appears__R_CAND_5(
         self,
         client: httpx.AsyncClient,

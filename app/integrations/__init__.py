@@ -1,0 +1,1 @@
+"""Integrations with the outside: inbound provider events, idempotency, outgoing webhooks."""
