@@ -23,6 +23,7 @@ from app.core.middleware import BodySizeLimit
 from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
 from app.feedback.router import router as feedback_router
+from app.integrations.sendgrid_events import router as sendgrid_events_router
 from app.interviews.router import router as interviews_router
 from app.jobs.router import router as jobs_router
 from app.messaging.router import router as messages_router
@@ -65,6 +66,7 @@ def api_routers() -> list[APIRouter]:
         sla_router,
         tasks_router,
         messages_router,
+        sendgrid_events_router,
     ]
 
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_sandbox: bool = False
     sendgrid_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Base64 DER public key of SendGrid's signed Event Webhook (verifies incoming events).
+    sendgrid_webhook_public_key: str = ""
 
     @model_validator(mode="after")
     def check_production(self) -> Settings:

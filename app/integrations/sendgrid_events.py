@@ -1,0 +1,482 @@
+"""Inbound SendGrid Event Webhook: what became of the emails we handed over (R-CAND-5, R-IN).
+
+SendGrid cannot send an API key, so a batch is trusted only if its ECDSA signature (SendGrid's
+signed event webhook) verifies over the timestamp header plus the *raw* body bytes, and that
+timestamp is within five minutes of now (a captured request cannot be replayed later).
+
+Each event names our message through the ``candor_message_id`` custom arg, which SendGrid echoes
+as a top-level field. ``sg_event_id`` is the idempotency key: it is stored, unique, on the
+message event it produced, so a batch SendGrid retries (or two racing deliveries of it) changes
+each message once; the loser of a race gets the app's 409 and SendGrid retries it as duplicates.
+
+Only delivery facts are stored; email bodies never, and addresses never reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.core.clock import utcnow
+from app.core.database import SessionDep
+from app.core.errors import (
+    PROBLEM_JSON,
+    AppError,
+    InvalidInput,
+    Unauthorized,
+    problem_responses,
+)
+from app.core.settings import Settings
+from app.messaging.backends import CUSTOM_ARG
+from app.messaging.models import Message, MessageEvent, MessageState, Suppression
+from app.submissions.models import Submission
+from app.tasks.models import Task, TaskKind, TaskState
+
+log = logging.getLogger("candor.integrations.sendgrid")
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+#: A signed request older (or newer) than this is refused, so a captured one cannot be replayed.
+MAX_SKEW = timedelta(minutes=5)
+#: Ids per ``IN (...)`` query: well under SQLite's and asyncpg's bound-parameter limits.
+CHUNK = 1000
+#: Our ids are 32-bit on PostgreSQL; a larger number cannot be one of our messages.
+MAX_MESSAGE_ID = 2**31 - 1
+#: Event instants outside this range are not real; the receipt instant is used instead.
+MAX_EVENT_TS = 4_102_444_800  # 2100-01-01
+
+DELIVERED = "delivered"
+DEFERRED = "deferred"
+BOUNCE = "bounce"
+DROPPED = "dropped"
+SPAM_REPORT = "spamreport"
+#: The kinds Candor acts on; the rest (processed, open, click, unsubscribe …) are ignored.
+HANDLED = frozenset({DELIVERED, DEFERRED, BOUNCE, DROPPED, SPAM_REPORT})
+#: What a message may have been in for a provider event to move it.
+DELIVERABLE_FROM = frozenset({MessageState.sent, MessageState.merged})
+FAILABLE_FROM = frozenset({MessageState.sent, MessageState.merged, MessageState.delivered})
+
+_STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class SignatureRefused(Unauthorized):
+    """The batch is not provably from SendGrid (missing, bad or stale signature)."""
+
+    slug, title = "invalid-signature", "Unauthorized"
+
+    def __init__(self, message: str) -> None:
+        AppError.__init__(
+            self, message, headers={"WWW-Authenticate": 'Signature realm="sendgrid-event-webhook"'}
+        )
+
+
+class WebhookNotConfigured(AppError):
+    """No usable verification key: our fault, and SendGrid retries 5xx answers later, so the
+    events are not lost while the setting is fixed."""
+
+    status, slug, title = 503, "webhook-not-configured", "Service unavailable"
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class EventBatchResult(BaseModel):
+    """What became of a batch: every received event is exactly one of applied, duplicate or
+    ignored."""
+
+    received: int
+    applied: int
+    duplicates: int
+    ignored: int
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _public_key(public_key: str) -> Any:
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    return EventWebhook().convert_public_key_to_ecdsa(public_key)
+
+
+def verify_request(
+    *,
+    public_key: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: datetime,
+) -> None:
+    """Raise unless ``body`` is exactly what SendGrid signed, recently."""
+    from cryptography.exceptions import InvalidSignature
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    if not signature or not timestamp:
+        raise SignatureRefused(f"Send the {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers.")
+    if not public_key:
+        raise WebhookNotConfigured("The SendGrid event webhook verification key is not set.")
+    if len(timestamp) > 12 or not (timestamp.isascii() and timestamp.isdigit()):
+        raise SignatureRefused(f"{TIMESTAMP_HEADER} must be a Unix time in seconds.")
+    if abs(now.timestamp() - int(timestamp)) > MAX_SKEW.total_seconds():
+        raise SignatureRefused(f"{TIMESTAMP_HEADER} is more than 5 minutes from now.")
+    if len(signature) > 512:
+        raise SignatureRefused("The signature does not match the request.")
+    try:
+        key = _public_key(public_key)
+    except (ValueError, TypeError):
+        log.error("the SendGrid event webhook verification key cannot be loaded")
+        raise WebhookNotConfigured(
+            "The SendGrid event webhook verification key is not valid."
+        ) from None
+    try:
+        # The helper takes text; strict UTF-8 decoding round-trips the exact bytes received.
+        payload = body.decode("utf-8")
+        valid = EventWebhook().verify_signature(payload, signature, timestamp, public_key=key)
+    except (ValueError, TypeError, InvalidSignature):  # not UTF-8, not base64, not DER
+        valid = False
+    if valid is not True:
+        raise SignatureRefused("The signature does not match the request.")
+
+
+def parse_batch(body: bytes) -> list[dict[str, Any]]:
+    """A batch is a JSON array of event objects; anything else is refused whole (R-IN)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidInput("body", "The body is not valid JSON.") from None
+    if not isinstance(data, list):
+        raise InvalidInput("body", "Expected a JSON array of SendGrid event objects.")
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"body.{index}", "Expected a SendGrid event object.")
+    return data
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    event_id: str
+    kind: str
+    message_id: int
+    occurred_at: datetime
+    email: str | None
+    status: str | None
+
+
+def _read(raw: dict[str, Any], now: datetime) -> _Event | None:
+    """The fields Candor uses, or None when the event cannot be one of ours to act on."""
+    event_id, kind, message_ref = raw.get("sg_event_id"), raw.get("event"), raw.get(CUSTOM_ARG)
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 100:
+        return None
+    if not isinstance(kind, str) or kind not in HANDLED:
+        return None
+    if isinstance(message_ref, str) and message_ref.isascii() and message_ref.isdigit():
+        if len(message_ref) > 10:
+            return None
+        message_id = int(message_ref)
+    elif isinstance(message_ref, int) and not isinstance(message_ref, bool):
+        message_id = message_ref
+    else:
+        return None
+    if not 0 < message_id <= MAX_MESSAGE_ID:
+        return None
+    ts = raw.get("timestamp")
+    occurred_at = now
+    if isinstance(ts, int | float) and not isinstance(ts, bool) and 0 < ts < MAX_EVENT_TS:
+        occurred_at = datetime.fromtimestamp(ts, UTC)
+    email = raw.get("email")
+    status = raw.get("status")
+    return _Event(
+        event_id=event_id,
+        kind=kind,
+        message_id=message_id,
+        occurred_at=occurred_at,
+        email=email if isinstance(email, str) and 3 <= len(email) <= 320 else None,
+        status=status if isinstance(status, str) and _STATUS.fullmatch(status) else None,
+    )
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+async def _known_event_ids(session: AsyncSession, event_ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for chunk in _chunks(event_ids):
+        rows = await session.scalars(
+            select(col(MessageEvent.provider_event_id)).where(
+                col(MessageEvent.provider_event_id).in_(chunk)
+            )
+        )
+        known.update(r for r in rows if r is not None)
+    return known
+
+
+async def _emails(session: AsyncSession, message_ids: list[int]) -> dict[int, list[Message]]:
+    """Each email's messages, keyed by the id it carried: the lead first, then the messages
+    that went out merged into it (a digest), which share its fate."""
+    groups: dict[int, list[Message]] = {}
+    for chunk in _chunks(message_ids):
+        leads = await session.scalars(select(Message).where(col(Message.id).in_(chunk)))
+        for lead in leads:
+            assert lead.id is not None
+            groups[lead.id] = [lead]
+        merged = await session.scalars(
+            select(Message).where(col(Message.digest_id).in_(chunk)).order_by(col(Message.id))
+        )
+        for message in merged:
+            if message.digest_id in groups:
+                groups[message.digest_id].append(message)
+    return groups
+
+
+def _what(event: _Event) -> str:
+    # Only the kind and the SMTP status: a provider's free-text reason can quote the address.
+    return event.kind + (f" ({event.status})" if event.status else "")
+
+
+async def _suppress(
+    session: AsyncSession, email: str | None, *, reason: str, now: datetime
+) -> None:
+    """R-CAND-5: the address is not emailed again (the gate consults this table)."""
+    if email is None or await session.get(Suppression, email) is not None:
+        return
+    session.add(Suppression(email=email, reason=reason[:200], created_at=now))
+
+
+async def _fix_address_task(
+    session: AsyncSession, submission_id: int, *, lead_id: int, event: _Event, now: datetime
+) -> None:
+    """R-CAND-5: the submission's recruiter fixes the address; one open task per submission."""
+    open_task = await session.scalar(
+        select(col(Task.id)).where(
+            col(Task.submission_id) == submission_id,
+            col(Task.kind) == TaskKind.fix_address.value,
+            col(Task.state) == TaskState.open.value,
+        )
+    )
+    if open_task is not None:
+        return
+    owner = await session.scalar(
+        select(col(Submission.owner_id)).where(col(Submission.id) == submission_id)
+    )
+    if owner is None:
+        return
+    session.add(
+        Task(
+            kind=TaskKind.fix_address,
+            state=TaskState.open,
+            assignee_id=owner,
+            submission_id=submission_id,
+            title=f"A status email on submission {submission_id} bounced: fix the address",
+            detail=(
+                f"The provider reported {_what(event)} for email {lead_id}; the address is "
+                "suppressed, so correct the candidate's email for updates to resume."
+            ),
+            due_at=now,
+            breach_at=now + timedelta(days=1),
+        )
+    )
+
+
+async def _apply(
+    session: AsyncSession, event: _Event, group: list[Message], *, now: datetime
+) -> None:
+    lead = group[0]
+    assert lead.id is not None
+    session.add(
+        MessageEvent(
+            message_id=lead.id,
+            occurred_at=event.occurred_at,
+            kind=event.kind,
+            detail=f"status {event.status}" if event.status else None,
+            provider_event_id=event.event_id,
+        )
+    )
+    if event.kind == DELIVERED:
+        for message in group:
+            if message.state in DELIVERABLE_FROM:
+                message.state = MessageState.delivered  # sent_at stays the hand-over instant
+                message.updated_at = now
+                if message is not lead:
+                    session.add(_member_event(message, lead.id, event))
+    elif event.kind in (BOUNCE, DROPPED):
+        for message in group:
+            if message.state in FAILABLE_FROM:
+                message.state = MessageState.failed
+                message.failure_reason = f"provider reported {_what(event)}"
+                message.updated_at = now
+                if message is not lead:
+                    session.add(_member_event(message, lead.id, event))
+        await _suppress(
+            session,
+            lead.recipient_email or event.email,
+            reason=f"{event.kind} reported by the provider",
+            now=now,
+        )
+        for submission_id in dict.fromkeys(m.submission_id for m in group):
+            if submission_id is not None:
+                await _fix_address_task(
+                    session, submission_id, lead_id=lead.id, event=event, now=now
+                )
+    elif event.kind == SPAM_REPORT:
+        await _suppress(session, lead.recipient_email or event.email, reason="spam report", now=now)
+    # deferred: the event row is the whole story; the provider keeps retrying.
+
+
+def _member_event(message: Message, lead_id: int, event: _Event) -> MessageEvent:
+    assert message.id is not None
+    return MessageEvent(
+        message_id=message.id,
+        occurred_at=event.occurred_at,
+        kind=event.kind,
+        detail=f"email {lead_id}",
+    )
+
+
+async def apply_events(
+    session: AsyncSession, raw_events: list[dict[str, Any]], *, now: datetime
+) -> EventBatchResult:
+    """Record a verified batch; idempotent per ``sg_event_id`` and independent of order."""
+    events: list[_Event] = []
+    ignored = 0
+    for raw in raw_events:
+        event = _read(raw, now)
+        if event is None:
+            ignored += 1
+        else:
+            events.append(event)
+    seen = await _known_event_ids(session, list(dict.fromkeys(e.event_id for e in events)))
+    groups = await _emails(session, list(dict.fromkeys(e.message_id for e in events)))
+    applied = duplicates = 0
+    for event in events:
+        if event.event_id in seen:
+            duplicates += 1
+            continue
+        group = groups.get(event.message_id)
+        if group is None:
+            ignored += 1
+            continue
+        seen.add(event.event_id)
+        await _apply(session, event, group, now=now)
+        applied += 1
+    # Surfaces a concurrent delivery of the same events here, as the app's 409.
+    await session.flush()
+    result = EventBatchResult(
+        received=len(raw_events), applied=applied, duplicates=duplicates, ignored=ignored
+    )
+    log.info(
+        "sendgrid events: received=%d applied=%d duplicates=%d ignored=%d",
+        result.received,
+        result.applied,
+        result.duplicates,
+        result.ignored,
+    )
+    return result
+
+
+async def receive(
+    session: AsyncSession,
+    *,
+    public_key: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    now: datetime,
+) -> EventBatchResult:
+    """Verify, then parse, then apply: nothing in an unverified body is even parsed."""
+    verify_request(
+        public_key=public_key, body=body, signature=signature, timestamp=timestamp, now=now
+    )
+    return await apply_events(session, parse_batch(body), now=now)
+
+
+# --- router ----------------------------------------------------------------------------------
+
+router = APIRouter(prefix="/webhooks/sendgrid", tags=["webhooks"])
+
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["sg_event_id", "event"],
+        "properties": {
+            "sg_event_id": {"type": "string", "maxLength": 100},
+            "event": {"type": "string", "examples": ["delivered", "bounce"]},
+            "email": {"type": "string"},
+            "timestamp": {"type": "integer", "description": "Unix seconds."},
+            CUSTOM_ARG: {"type": "string", "description": "Candor's message id."},
+        },
+    },
+}
+
+
+@router.post(
+    "/events",
+    summary="Receive SendGrid events",
+    responses={
+        **problem_responses(401, 409, 422),
+        503: {
+            "description": "The verification key is not configured (SendGrid retries later)",
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        },
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
+        },
+        "security": [],
+        "parameters": [
+            {
+                "name": SIGNATURE_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            {
+                "name": TIMESTAMP_HEADER,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        ],
+    },
+)
+async def receive_sendgrid_events(request: Request, session: SessionDep) -> EventBatchResult:
+    """SendGrid's signed Event Webhook (no API key: the ECDSA signature over the timestamp and
+    the raw body, made within the last 5 minutes, is the authentication). Delivered, deferred,
+    bounce, dropped and spam-report events update the message they name; a bounce or drop
+    suppresses the address and gives the recruiter a fix-address task (R-CAND-5). Events are
+    deduplicated by `sg_event_id`, so a retried batch changes nothing twice; unknown messages
+    and other event kinds are counted as ignored. A 409 means a concurrent delivery of the same
+    events won; retrying is safe."""
+    body = await request.body()
+    settings: Settings = request.app.state.settings
+    return await receive(
+        session,
+        public_key=settings.sendgrid_webhook_public_key,
+        body=body,
+        signature=request.headers.get(SIGNATURE_HEADER),
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        now=utcnow(),
+    )
