@@ -26,6 +26,7 @@ from app.feedback.router import router as feedback_router
 from app.integrations.sendgrid_events import router as sendgrid_events_router
 from app.interviews.router import router as interviews_router
 from app.jobs.router import router as jobs_router
+from app.messaging.optout import router as opt_out_router
 from app.messaging.router import router as messages_router
 from app.sla.router import router as sla_router
 from app.submissions.router import router as submissions_router
@@ -67,6 +68,7 @@ def api_routers() -> list[APIRouter]:
         tasks_router,
         messages_router,
         sendgrid_events_router,
+        opt_out_router,
     ]
 
 

@@ -112,3 +112,16 @@ class Suppression(SQLModel, table=True):
     email: str = Field(primary_key=True, max_length=320)
     reason: str = Field(max_length=200)
     created_at: datetime = instant_field(nullable=False)
+
+
+class OptOutToken(SQLModel, table=True):
+    """R-CAND-5: the opt-out link in a status email. Only a keyed hash of the token is stored;
+    the link names no person (R-PV: no candidate data in URLs)."""
+
+    __tablename__ = "opt_out_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = instant_field(nullable=False)
+    used_at: datetime | None = instant_field(default=None, nullable=True)

@@ -26,6 +26,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from app.auth.keys import generate_key
 from app.auth.models import User
 from app.calendar import business_time as bt
 from app.candidates.models import Candidate
@@ -46,6 +47,7 @@ from app.messaging.models import (
     MessageEvent,
     MessageKind,
     MessageState,
+    OptOutToken,
     Promise,
     PromiseState,
     Suppression,
@@ -335,6 +337,10 @@ async def process(
         _compose(group, ctx, now=now, settings=settings, agency=agency, digest_time=digest_time)
         for group in sendable.values()
     ]
+    if outgoing:
+        # Written before sending: a link in an email that went out always works.
+        table = OptOutToken.__table__  # type: ignore[attr-defined]
+        await session.execute(insert(table), [out.opt_out for out in outgoing])
     outcomes = await _send_all(backend, [out.email for out in outgoing])
     for out, outcome in zip(outgoing, outcomes, strict=True):
         result.add(await _record(session, out, outcome, now=now, events=events))
@@ -378,6 +384,7 @@ class _Outgoing:
     rendered: Rendered
     promises: list[tuple[int, date]]
     time_zone: str
+    opt_out: dict[str, Any]
 
 
 def _compose(
@@ -412,12 +419,14 @@ def _compose(
         )
         if promised is not None and message.submission_id is not None:
             promises.append((message.submission_id, promised))
+    token = generate_key(settings.secret_key.get_secret_value(), prefix="")
     rendered = render_email(
         first_name=first.first_name,
         sections=sections,
         recruiter_name=first.recruiter_name,
         recruiter_email=first.recruiter_email,
         agency_name=settings.email_from_name,
+        opt_out_url=f"{settings.public_base_url.rstrip('/')}/v1/opt-out/{token.key}",
     )
     email = OutgoingEmail(
         message_id=lead.id,
@@ -428,7 +437,12 @@ def _compose(
         from_email=settings.email_from,
         from_name=settings.email_from_name,
     )
-    return _Outgoing(group, email, rendered, promises, first.time_zone)
+    opt_out = {
+        "candidate_id": lead.candidate_id,
+        "token_hash": token.key_hash,
+        "created_at": now,
+    }
+    return _Outgoing(group, email, rendered, promises, first.time_zone, opt_out)
 
 
 async def _send_all(backend: EmailBackend, emails: list[OutgoingEmail]) -> list[str | Exception]:

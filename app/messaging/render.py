@@ -64,6 +64,7 @@ def render_email(
     recruiter_name: str,
     recruiter_email: str,
     agency_name: str,
+    opt_out_url: str,
 ) -> Rendered:
     texts = [section.render() for section in sections]
     context = {
@@ -72,6 +73,7 @@ def render_email(
         "recruiter_name": recruiter_name,
         "recruiter_email": recruiter_email,
         "agency_name": agency_name,
+        "opt_out_url": opt_out_url,
     }
     if len(sections) == 1:
         only = sections[0]

@@ -69,12 +69,12 @@ def request_schema(model: str) -> dict[str, Any]:
 
 
 def authenticated() -> list[Operation]:
-    """Everything but health and provider webhooks (those are signed, not keyed: see
-    tests/integrations)."""
+    """Everything but health, provider webhooks (signed, not keyed: tests/integrations) and
+    the candidate's opt-out link (the token is the credential: tests/messaging)."""
     return [
         op
         for op in operations()
-        if op.path != "/health" and not op.path.startswith("/v1/webhooks/")
+        if op.path != "/health" and not op.path.startswith(("/v1/webhooks/", "/v1/opt-out/"))
     ]
 
 

@@ -7,6 +7,7 @@ automated emails go out in the 16:00 EST slot (21:00Z) of the day they fall due.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -303,3 +304,51 @@ async def submit_other(client: httpx.AsyncClient, agency: Agency) -> int:
     assert response.status_code == 201, response.text
     sid: int = response.json()["id"]
     return sid
+
+
+class TestOptOutLink:
+    async def test_the_link_in_every_email_stops_automated_emails__R_CAND_5(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        await submit(client, agency, "2026-11-02T15:00:00Z")
+        await mailer.step("2026-11-09T15:00:00Z")
+        await mailer.step("2026-11-09T21:00:00Z")
+        [mail] = standin.accepted
+        match = re.search(r"/v1/opt-out/([A-Za-z0-9_-]+)", mail.text or "")
+        assert match, mail.text
+        assert match.group(0) in (mail.html or "")
+        path = match.group(0)
+
+        page = await client.get(path)  # a mail scanner following the link changes nothing
+        assert page.status_code == 200 and "<form method='post'" in page.text
+        still = await client.get(
+            f"/v1/candidates/{agency.candidate_id}", headers=agency.admin.headers
+        )
+        assert still.json()["status_emails_opt_out"] is False
+
+        done = await client.post(path)
+        assert done.status_code == 200
+        now_out = await client.get(
+            f"/v1/candidates/{agency.candidate_id}", headers=agency.admin.headers
+        )
+        assert now_out.json()["status_emails_opt_out"] is True
+        assert (await client.post(path)).status_code == 200  # harmless twice
+
+        await mailer.step("2026-11-13T15:00:00Z")
+        await mailer.step("2026-11-13T21:00:00Z")
+        assert len(standin.accepted) == 1  # no more automated emails
+        kinds = sorted(t["kind"] for t in await tasks(client, agency.recruiter))
+        assert kinds == ["chase", "chase"]  # the recruiter's tasks still fire
+
+    @pytest.mark.parametrize("token", ["x" * 43, "short", "bad token with spaces x"])
+    async def test_an_unknown_or_malformed_token_is_refused__R_IN(
+        self, client: httpx.AsyncClient, token: str
+    ) -> None:
+        response = await client.post(f"/v1/opt-out/{token}")
+        assert response.status_code in (404, 422)
+        assert response.headers["content-type"] == "application/problem+json"
