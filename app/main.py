@@ -28,6 +28,7 @@ from app.interviews.router import router as interviews_router
 from app.jobs.router import router as jobs_router
 from app.messaging.optout import router as opt_out_router
 from app.messaging.router import router as messages_router
+from app.messaging.templates_api import router as templates_router
 from app.sla.router import router as sla_router
 from app.submissions.router import router as submissions_router
 from app.tasks.router import router as tasks_router
@@ -69,6 +70,7 @@ def api_routers() -> list[APIRouter]:
         messages_router,
         sendgrid_events_router,
         opt_out_router,
+        templates_router,
     ]
 
 

@@ -125,3 +125,13 @@ class OptOutToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = instant_field(nullable=False)
     used_at: datetime | None = instant_field(default=None, nullable=True)
+
+
+class MessageTemplate(SQLModel, table=True):
+    """An admin's wording for one kind of status section, replacing the packaged template."""
+
+    __tablename__ = "message_template"
+
+    kind: str = Field(primary_key=True, max_length=32)
+    body: str = Field(sa_type=Text)
+    updated_at: datetime = instant_field(nullable=False)

@@ -7,7 +7,9 @@ rows under a lease (as the SLA sweep does), passes each through the gate, bundle
 gets in one slot into one email (a digest), sends it, and records the promise it makes. A worker
 that dies mid-delivery loses nothing: its claims expire and are taken up again; the price is that
 an email accepted by the provider just before the crash can be sent twice (at-least-once), and
-the message id carried to the provider makes such duplicates findable.
+the message id carried to the provider makes such duplicates findable. Sends go out in chunks of
+``MAX_IN_FLIGHT`` recipients, each chunk recorded in its own transaction, so a crash can repeat at
+most the one chunk that was in flight.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from app.messaging.models import (
     MessageEvent,
     MessageKind,
     MessageState,
+    MessageTemplate,
     OptOutToken,
     Promise,
     PromiseState,
@@ -200,7 +203,7 @@ class _Context:
     interview_day: dict[int, date] = field(default_factory=dict)
 
 
-async def _context(session: AsyncSession, submission_ids: set[int]) -> _Context:
+async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Context:
     ctx = _Context()
     rows: Any = await session.execute(
         select(
@@ -257,6 +260,12 @@ async def _context(session: AsyncSession, submission_ids: set[int]) -> _Context:
     return ctx
 
 
+async def template_overrides(session: AsyncSession) -> dict[str, str]:
+    """The admin's wording per section kind (a handful of rows, read once per batch)."""
+    rows = await session.execute(select(col(MessageTemplate.kind), col(MessageTemplate.body)))
+    return {kind: body for kind, body in rows.all()}
+
+
 def _event(message_id: int, now: datetime, kind: str, detail: str | None = None) -> dict[str, Any]:
     return {"message_id": message_id, "occurred_at": now, "kind": kind, "detail": detail}
 
@@ -295,7 +304,7 @@ async def process(
     )
     if not messages:
         return result
-    ctx = await _context(session, {m.submission_id for m in messages if m.submission_id})
+    ctx = await load_context(session, {m.submission_id for m in messages if m.submission_id})
     agency = await calendars.default_calendar(session)
     events: list[dict[str, Any]] = []
     sendable: dict[int, list[Message]] = defaultdict(list)
@@ -333,8 +342,17 @@ async def process(
             result.held += 1
         else:
             sendable[message.candidate_id or 0].append(message)
+    overrides = await template_overrides(session) if sendable else {}
     outgoing = [
-        _compose(group, ctx, now=now, settings=settings, agency=agency, digest_time=digest_time)
+        _compose(
+            group,
+            ctx,
+            now=now,
+            settings=settings,
+            agency=agency,
+            digest_time=digest_time,
+            overrides=overrides,
+        )
         for group in sendable.values()
     ]
     if outgoing:
@@ -355,20 +373,21 @@ async def process(
     return result
 
 
-def _promise_date(
+def promise_date_for(
     ctx: _Context,
-    message: Message,
+    kind: MessageKind,
+    submission_id: int,
     *,
     now: datetime,
     tz: str,
-    digest_time: time,
     agency: bt.Calendar,
+    digest_time: time = gate.DEFAULT_DIGEST_TIME,
 ) -> date | None:
     """The day the candidate will hear next: the slot of the submission's next planned check
     (or, when the recruiter must decide, the end of their keep-waiting window)."""
-    if message.kind not in PROMISING:
+    if kind not in PROMISING:
         return None
-    next_check = ctx.next_check.get(message.submission_id or 0)
+    next_check = ctx.next_check.get(submission_id)
     if next_check is None:
         next_check = bt.add_business_days(agency, now, 3)
     slot = gate.digest_slot(max(next_check, now), tz, digest_time)
@@ -395,6 +414,7 @@ def _compose(
     settings: Settings,
     agency: bt.Calendar,
     digest_time: time,
+    overrides: dict[str, str] | None = None,
 ) -> _Outgoing:
     """One email to one person for everything in ``group`` (a digest when several)."""
     group.sort(key=lambda m: (m.due_at, m.id or 0))
@@ -405,8 +425,14 @@ def _compose(
     promises: list[tuple[int, date]] = []
     for message in group:
         row = ctx.rows[message.submission_id or 0]
-        promised = _promise_date(
-            ctx, message, now=now, tz=row.time_zone, digest_time=digest_time, agency=agency
+        promised = promise_date_for(
+            ctx,
+            MessageKind(message.kind),
+            message.submission_id or 0,
+            now=now,
+            tz=row.time_zone,
+            agency=agency,
+            digest_time=digest_time,
         )
         sections.append(
             Section(
@@ -426,6 +452,7 @@ def _compose(
         recruiter_name=first.recruiter_name,
         recruiter_email=first.recruiter_email,
         agency_name=settings.email_from_name,
+        overrides=overrides,
         opt_out_url=f"{settings.public_base_url.rstrip('/')}/v1/opt-out/{token.key}",
     )
     email = OutgoingEmail(
@@ -601,6 +628,25 @@ def _end_of_day(day: date, time_zone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
+async def _chunks(
+    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int]
+) -> list[list[int]]:
+    """The claimed ids in chunks of at most ``MAX_IN_FLIGHT`` recipients, each recipient's
+    messages together (they may go as one digest)."""
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(col(Message.id), col(Message.candidate_id)).where(col(Message.id).in_(ids))
+        )
+        by_recipient: dict[int, list[int]] = defaultdict(list)
+        for message_id, candidate_id in rows.all():
+            by_recipient[candidate_id or 0].append(message_id)
+    groups = list(by_recipient.values())
+    return [
+        [i for group in groups[start : start + MAX_IN_FLIGHT] for i in group]
+        for start in range(0, len(groups), MAX_IN_FLIGHT)
+    ]
+
+
 async def drain(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
@@ -619,9 +665,12 @@ async def drain(
             await session.commit()
         if not ids:
             return total
-        async with sessionmaker() as session:
-            done = await process(
-                session, ids=ids, token=token, now=now, backend=backend, settings=settings
-            )
-            await session.commit()
-        total.add(done)
+        for chunk in await _chunks(sessionmaker, ids):
+            # One transaction per chunk: a worker killed mid-batch can only have sent the one
+            # chunk it had in flight unrecorded, and only that chunk is sent again.
+            async with sessionmaker() as session:
+                done = await process(
+                    session, ids=chunk, token=token, now=now, backend=backend, settings=settings
+                )
+                await session.commit()
+            total.add(done)

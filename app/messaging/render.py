@@ -7,11 +7,23 @@ confidential, dates; never internal notes or unapproved feedback.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    PackageLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    select_autoescape,
+)
+from jinja2.sandbox import SandboxedEnvironment
+
+log = logging.getLogger("candor.templates")
 
 CONFIDENTIAL_CLIENT = "our client"
 
@@ -27,6 +39,20 @@ def _env() -> Environment:
     )
 
 
+@cache
+def _sandbox() -> SandboxedEnvironment:
+    """Admin-written templates run sandboxed: no attribute tricks reach Python objects."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+
+
+def default_source(kind: str) -> str:
+    """The packaged template of a section kind (what an override replaces)."""
+    loader = _env().loader
+    assert loader is not None
+    source, _, _ = loader.get_source(_env(), f"{kind}.txt.j2")
+    return source
+
+
 def long_date(day: date) -> str:
     """ "Thursday 3 December": plain words, no ambiguous numeric formats."""
     return f"{day:%A} {day.day} {day:%B}"
@@ -40,8 +66,22 @@ class Section:
     next_date: date | None = None
     interview_date: date | None = None
 
-    def render(self) -> str:
-        template = _env().get_template(f"{self.kind}.txt.j2")
+    def render(self, override: str | None = None) -> str:
+        """The section's text, from the packaged template or an admin's override of it."""
+        if override is not None:
+            try:
+                return self.render_strictly(override)
+            except TemplateError:
+                # Overrides are checked when saved; should one still fail, the candidate gets
+                # the default wording rather than no email at all.
+                log.warning("template override for %s failed; default used", self.kind)
+        return self._render(_env().get_template(f"{self.kind}.txt.j2"))
+
+    def render_strictly(self, override: str) -> str:
+        """Render an admin's override, raising on any error (used to vet it before saving)."""
+        return self._render(_sandbox().from_string(override))
+
+    def _render(self, template: Template) -> str:
         return template.render(
             job_title=self.job_title,
             client_name=self.client_name,
@@ -61,12 +101,13 @@ def render_email(
     *,
     first_name: str,
     sections: list[Section],
+    overrides: Mapping[str, str] | None = None,
     recruiter_name: str,
     recruiter_email: str,
     agency_name: str,
     opt_out_url: str,
 ) -> Rendered:
-    texts = [section.render() for section in sections]
+    texts = [section.render((overrides or {}).get(section.kind)) for section in sections]
     context = {
         "first_name": first_name,
         "sections": texts,

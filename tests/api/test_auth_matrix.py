@@ -144,6 +144,7 @@ async def world(session: AsyncSession) -> World:
             "feedback_id": feedback.id,
             "task_id": task.id,
             "message_id": message_id,
+            "kind": "no_news",
             "calendar_id": 1,
             "client_id": contact.client_id,
             "contact_id": contact.id,
@@ -199,8 +200,19 @@ LISTS = {
 
 
 #: Lists and creates every recruiter may use (shared directory, or their own records).
-RECRUITER_LISTS = {*LISTS, "/v1/clients", "/v1/contacts", "/v1/me", "/v1/calendars", "/v1/policy"}
-RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"} - {"/v1/tasks", "/v1/messages"}
+RECRUITER_LISTS = {
+    *LISTS,
+    "/v1/clients",
+    "/v1/contacts",
+    "/v1/me",
+    "/v1/calendars",
+    "/v1/policy",
+    "/v1/templates",
+}
+RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"} - {
+    "/v1/tasks",
+    "/v1/messages",
+}
 #: Admin-only (writes, at least): users, API clients, keys, the audit trail, calendars, policy.
 ADMIN_PREFIXES = (
     "/v1/users",
@@ -209,6 +221,7 @@ ADMIN_PREFIXES = (
     "/v1/events",
     "/v1/calendars",
     "/v1/policy",
+    "/v1/templates",
 )
 
 
@@ -243,7 +256,15 @@ async def test_recruiters_get_403_or_only_their_own_elsewhere(
     response = await client.request(
         op.method, op.url(world.ids), json=body, headers=world.me.headers
     )
-    if op.method == "GET" and op.path in RECRUITER_LISTS:
+    if op.path == "/v1/templates/{kind}/preview":
+        # Allowed, but only for one's own submissions: another's is 404 as everywhere.
+        theirs = await client.post(
+            op.url(world.ids),
+            json={"submission_id": world.ids["submission_id"]},
+            headers=world.me.headers,
+        )
+        assert (response.status_code, theirs.status_code) == (422, 404)
+    elif op.method == "GET" and op.path in RECRUITER_LISTS:
         assert response.status_code == 200
     elif op.method == "POST" and op.path in RECRUITER_CREATES:
         assert response.status_code == 422  # allowed, but `{}` is not a valid record

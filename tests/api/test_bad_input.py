@@ -45,6 +45,7 @@ async def admin_and_ids(session: AsyncSession) -> tuple[Caller, dict[str, object
         "contact_id": 1,
         "calendar_id": 1,
         "task_id": 1,
+        "kind": "no_news",
         "user_id": admin.user.id,
         "api_client_id": 1,
         "api_key_id": admin.key_id,
