@@ -38,7 +38,8 @@ worker: $(STAMP) ## Run a worker on CANDOR_DATABASE_URL (fires due SLA checks)
 migrate: $(STAMP) ## alembic upgrade head on CANDOR_DATABASE_URL
 	$(BIN)/candor migrate
 
-test: lint typecheck test-sqlite test-postgres ## Lint, type-check, then the suite on SQLite and (if a URL is set) PostgreSQL
+test: lint typecheck ## Lint, type-check, then the suite on SQLite and (if a URL is set) PostgreSQL, side by side
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
