@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 from app.calendar.business_time import Calendar as BusinessCalendar
 from app.core.database import DateList
 from app.core.models import (
-    Instant,
     Name,
     PublicModel,
     RequestModel,
@@ -114,11 +113,6 @@ class BusinessDaysAnswer(SQLModel):
     start: datetime
     days: int
     result: datetime = Field(description="R-BT: `days` business days after `start`, in UTC.")
-
-
-class BusinessDaysQuery(SQLModel):
-    start: Instant
-    days: int
 
 
 def to_business_calendar(data: CalendarBase) -> BusinessCalendar:

@@ -246,7 +246,7 @@ async def keep_waiting(session: AsyncSession, submission: Submission, *, now: da
         )
     ).scalar_one_or_none()
     if clock is None:
-        clock = await start_clock(session, submission, started_at=now)
+        await start_clock(session, submission, started_at=now)
         return
     assert clock.id is not None and submission.id is not None
     cal = await calendars.for_submission(session, submission)
