@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
+from app.core import clock
 from app.core.settings import Settings
 from app.messaging.backends import CUSTOM_ARG, SendGridBackend
 from app.messaging.models import Message, MessageEvent, Promise
 from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.sla.helpers import Agency, submit, tasks, us_agency, worker_once
+from tests.sla.helpers import Agency, at, submit, tasks, us_agency, worker_once
 
 KEY = "SG.test-key"
 SENTINEL = "SENTINEL-internal-9f3b"
@@ -352,3 +353,97 @@ class TestOptOutLink:
         response = await client.post(f"/v1/opt-out/{token}")
         assert response.status_code in (404, 422)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+class TestFromALiveSubmission:
+    async def test_submitted_then_checks_then_a_night_move_each_at_its_local_time__R_CAND_1_3(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        """Submitted live on Mon 2 Nov 10:00 EST: the candidate hears that afternoon, then at each
+        check; a move recorded at 22:00 EST the day after an email waits for the frequency cap
+        and goes on Thursday."""
+        agency = await us_agency(client, session)
+        with clock.at(at("2026-11-02T15:00:00Z")):
+            sid = await submit(client, agency, "2026-11-02T15:00:00Z")
+        await mailer.step("2026-11-02T15:00:00Z")
+        assert standin.accepted == []
+        await mailer.step("2026-11-02T21:00:00Z")  # 16:00 EST
+        [submitted] = standin.accepted
+        assert "put you forward for the Data Engineer role" in (submitted.text or "")
+        assert "by Monday 9 November" in (submitted.text or "")  # the first check's day
+
+        await mailer.step("2026-11-09T15:00:00Z")
+        await mailer.step("2026-11-09T21:00:00Z")
+        assert len(standin.accepted) == 2
+        assert "by Friday 13 November" in (standin.accepted[1].text or "")
+
+        with clock.at(at("2026-11-10T03:00:00Z")):  # Mon 22:00 EST
+            moved = await client.post(
+                f"/v1/submissions/{sid}/moves",
+                json={"to_stage": "interview_scheduled"},
+                headers=agency.admin.headers,
+            )
+        assert moved.status_code == 200, moved.text
+        await mailer.step("2026-11-10T03:00:00Z")
+        held = await only_message(session, sid, "interview_scheduled")
+        # Due at night, and an email went yesterday: the later rule binds (R-CAND-4).
+        assert held.gate_rule == (
+            "R-CAND-4 at most one status email per submission per 2 business days"
+        )
+        assert held.send_at == at("2026-11-12T21:00:00Z")
+        await mailer.step("2026-11-10T21:00:00Z")
+        assert len(standin.accepted) == 2
+        await mailer.step("2026-11-12T21:00:00Z")  # Thu 16:00 EST
+        assert len(standin.accepted) == 3
+        assert "interview" in (standin.accepted[2].text or "")
+        promises = await client.get(f"/v1/submissions/{sid}/promises", headers=agency.admin.headers)
+        assert [(p["promised_date"], p["state"]) for p in promises.json()] == [
+            ("2026-11-09", "kept"),
+            ("2026-11-13", "kept"),  # the interview email came before Friday ended
+        ]
+
+
+async def only_message(session: AsyncSession, submission_id: int, kind: str) -> Message:
+    session.expire_all()
+    [message] = (
+        await session.execute(
+            select(Message).where(
+                col(Message.submission_id) == submission_id, col(Message.kind) == kind
+            )
+        )
+    ).scalars()
+    return message
+
+
+class TestQuietHours:
+    async def test_an_email_due_at_night_waits_for_the_next_days_slot__R_CAND_3(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        sid = await submit(client, agency, "2026-11-02T15:00:00Z")  # a backfill: no email
+        with clock.at(at("2026-11-04T02:30:00Z")):  # Tue 3 Nov, 21:30 EST
+            moved = await client.post(
+                f"/v1/submissions/{sid}/moves",
+                json={"to_stage": "interview_scheduled"},
+                headers=agency.admin.headers,
+            )
+        assert moved.status_code == 200, moved.text
+        await mailer.step("2026-11-04T02:30:00Z")
+        held = await only_message(session, sid, "interview_scheduled")
+        assert (held.gate_rule, held.send_at) == (
+            "R-CAND-3 quiet hours",
+            at("2026-11-04T21:00:00Z"),  # Wed 16:00 EST
+        )
+        await mailer.step("2026-11-04T13:00:00Z")  # Wed 08:00 EST: not before the slot
+        assert standin.accepted == []
+        await mailer.step("2026-11-04T21:00:00Z")
+        [mail] = standin.accepted
+        assert "Your interview for the Data Engineer role" in (mail.text or "")
