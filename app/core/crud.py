@@ -7,6 +7,7 @@ mechanics that would otherwise be copied into every domain (paging, 404s, partia
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
@@ -125,3 +126,10 @@ def check_path_external_id(data: SQLModel, external_id: str) -> None:
     if given is not None and given != external_id:
         raise InvalidInput("body.external_id", "external_id in the body differs from the path.")
     data.external_id = external_id
+
+
+def not_in_future(field: str, instant: datetime, now: datetime) -> None:
+    """R-ST: an ATS may backdate what really happened (a move, a submission, feedback), never
+    claim the future."""
+    if instant > now:
+        raise InvalidInput(field, "This instant is in the future; only past instants may be given.")

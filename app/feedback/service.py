@@ -48,8 +48,7 @@ async def create(session: AsyncSession, principal: Principal, data: FeedbackCrea
         if interview.submission_id != submission.id:
             raise InvalidInput("body.interview_id", "The interview belongs to another submission.")
     received_at = data.received_at or now
-    if received_at > now:
-        raise InvalidInput("body.received_at", "received_at is in the future.")
+    crud.not_in_future("body.received_at", received_at, now)
     await crud.ensure_external_id_free(session, Feedback, data.external_id, own_id=None)
     feedback = Feedback.model_validate(
         data,

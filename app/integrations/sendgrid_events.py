@@ -41,8 +41,7 @@ from app.core.errors import (
 from app.core.settings import Settings
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageEvent, MessageState, Suppression
-from app.submissions.models import Submission
-from app.tasks.models import Task, TaskKind, TaskState
+from app.tasks.recruiter import open_fix_address_task
 
 log = logging.getLogger("candor.integrations.sendgrid")
 
@@ -267,34 +266,15 @@ async def _fix_address_task(
     session: AsyncSession, submission_id: int, *, lead_id: int, event: _Event, now: datetime
 ) -> None:
     """R-CAND-5: the submission's recruiter fixes the address; one open task per submission."""
-    open_task = await session.scalar(
-        select(col(Task.id)).where(
-            col(Task.submission_id) == submission_id,
-            col(Task.kind) == TaskKind.fix_address.value,
-            col(Task.state) == TaskState.open.value,
-        )
-    )
-    if open_task is not None:
-        return
-    owner = await session.scalar(
-        select(col(Submission.owner_id)).where(col(Submission.id) == submission_id)
-    )
-    if owner is None:
-        return
-    session.add(
-        Task(
-            kind=TaskKind.fix_address,
-            state=TaskState.open,
-            assignee_id=owner,
-            submission_id=submission_id,
-            title=f"A status email on submission {submission_id} bounced: fix the address",
-            detail=(
-                f"The provider reported {_what(event)} for email {lead_id}; the address is "
-                "suppressed, so correct the candidate's email for updates to resume."
-            ),
-            due_at=now,
-            breach_at=now + timedelta(days=1),
-        )
+    await open_fix_address_task(
+        session,
+        submission_id,
+        title=f"A status email on submission {submission_id} bounced: fix the address",
+        detail=(
+            f"The provider reported {_what(event)} for email {lead_id}; the address is "
+            "suppressed, so correct the candidate's email for updates to resume."
+        ),
+        now=now,
     )
 
 

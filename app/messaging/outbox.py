@@ -60,7 +60,7 @@ from app.sla import calendars
 from app.sla.models import CheckState, SlaCheck
 from app.submissions.models import Submission
 from app.submissions.states import Stage
-from app.tasks.models import Task, TaskKind, TaskState
+from app.tasks.recruiter import open_fix_address_task
 
 log = logging.getLogger("candor.outbox")
 
@@ -558,25 +558,15 @@ def _fail(message: Message, reason: str) -> None:
 
 async def _failure_tasks(session: AsyncSession, group: list[Message], now: datetime) -> None:
     """R-CAND-5: a message that can never go tells the recruiter (one task per submission)."""
-    for message in group:
-        if message.state != MessageState.failed or message.submission_id is None:
-            continue
-        owner = await session.scalar(
-            select(col(Submission.owner_id)).where(col(Submission.id) == message.submission_id)
-        )
-        if owner is None:
-            continue
-        session.add(
-            Task(
-                kind=TaskKind.fix_address,
-                state=TaskState.open,
-                assignee_id=owner,
-                submission_id=message.submission_id,
-                title=f"A status email on submission {message.submission_id} could not be sent",
-                detail=(message.failure_reason or "")[:2000],
-                due_at=now,
-                breach_at=now + timedelta(days=1),
-            )
+    failed = [m for m in group if m.state == MessageState.failed and m.submission_id is not None]
+    for message in failed:
+        assert message.submission_id is not None
+        await open_fix_address_task(
+            session,
+            message.submission_id,
+            title=f"A status email on submission {message.submission_id} could not be sent",
+            detail=message.failure_reason or "",
+            now=now,
         )
 
 

@@ -49,12 +49,6 @@ async def get(session: AsyncSession, principal: Principal, submission_id: int) -
     )
 
 
-def _not_in_future(field: str, instant: datetime, now: datetime) -> None:
-    """R-ST: an ATS may backdate what really happened, never claim the future."""
-    if instant > now:
-        raise InvalidInput(field, "This instant is in the future; only past instants may be given.")
-
-
 async def create(session: AsyncSession, principal: Principal, data: SubmissionCreate) -> Submission:
     now = utcnow()
     candidate = await crud.require_ref(
@@ -84,7 +78,7 @@ async def create(session: AsyncSession, principal: Principal, data: SubmissionCr
     )
     await crud.ensure_external_id_free(session, Submission, data.external_id, own_id=None)
     submitted_at = data.submitted_at or now
-    _not_in_future("body.submitted_at", submitted_at, now)
+    crud.not_in_future("body.submitted_at", submitted_at, now)
     submission = Submission(
         external_id=data.external_id,
         candidate_id=candidate.id,  # type: ignore[arg-type]
@@ -157,7 +151,7 @@ async def move(
             allowed=allowed,
         )
     occurred_at = data.occurred_at or now
-    _not_in_future("body.occurred_at", occurred_at, now)
+    crud.not_in_future("body.occurred_at", occurred_at, now)
     if occurred_at < submission.stage_changed_at:
         raise InvalidInput(
             "body.occurred_at",

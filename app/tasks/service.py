@@ -17,6 +17,7 @@ from app.core.pagination import Page, PageParams
 from app.events import service as events
 from app.sla import service as sla
 from app.submissions import service as submissions
+from app.submissions import states
 from app.submissions.models import StageMoveCreate, Submission
 from app.submissions.states import Stage
 from app.tasks.models import Task, TaskKind, TaskPublic, TaskState
@@ -130,7 +131,7 @@ async def close_submission(session: AsyncSession, principal: Principal, task: Ta
     submission = await _decide_target(session, principal, task)
     now = utcnow()
     _finish(task, resolution="closed", now=now)
-    if Stage(submission.stage) not in (Stage.closed, Stage.rejected, Stage.withdrawn, Stage.placed):
+    if Stage(submission.stage) not in states.FINAL:
         await submissions.move(
             session,
             principal,

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
+from app.calendar import business_time as bt
 from app.candidates.models import Candidate
 from app.core.clock import utcnow
 from app.core.settings import Settings
@@ -389,7 +390,10 @@ class TestBounces:
         ).one()
         assert task.assignee_id == submission.owner_id
         assert before <= task.due_at <= utcnow()
-        assert task.breach_at == task.due_at + timedelta(days=1)
+        # Breached a business day later on the agency's calendar (R-BT: recruiter tasks); no
+        # default calendar is set here, so Mon-Fri 09:00-17:00 UTC.
+        office = bt.Calendar(time_zone="UTC")
+        assert task.breach_at == bt.add_business_days(office, task.due_at, 1)
         assert address not in task.title
         assert address not in (task.detail or "")
         assert "@" not in task.title + (task.detail or "") + message.failure_reason
