@@ -22,7 +22,15 @@ from app.core.settings import Settings
 from app.messaging.backends import CUSTOM_ARG, SendGridBackend
 from app.messaging.models import Message, MessageEvent, Promise
 from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.sla.helpers import Agency, at, submit, tasks, us_agency, worker_once
+from tests.sla.helpers import (
+    Agency,
+    at,
+    submit,
+    submit_to_another_job,
+    tasks,
+    us_agency,
+    worker_once,
+)
 
 KEY = "SG.test-key"
 SENTINEL = "SENTINEL-internal-9f3b"
@@ -159,26 +167,10 @@ class TestDigest:
     ) -> None:
         agency = await us_agency(client, session)
         await submit(client, agency, "2026-11-02T15:00:00Z")
-        other_job = await client.post(
-            "/v1/jobs",
-            json={
-                "client_id": agency.client_id,
-                "title": "Platform Engineer",
-                "primary_contact_id": agency.contact_id,
-                "owner_id": agency.recruiter.user_id,
-            },
-            headers=agency.admin.headers,
+        # 13:30 EST: its first check falls due at 13:30 on the 9th, the same day.
+        await submit_to_another_job(
+            client, agency, title="Platform Engineer", submitted_at="2026-11-02T18:30:00Z"
         )
-        second_sid = await client.post(
-            "/v1/submissions",
-            json={
-                "candidate_id": agency.candidate_id,
-                "job_id": other_job.json()["id"],
-                "submitted_at": "2026-11-02T18:30:00Z",  # 13:30 EST: first check 13:30 on the 9th
-            },
-            headers=agency.admin.headers,
-        )
-        assert second_sid.status_code == 201
         await mailer.step("2026-11-09T15:00:00Z")
         await mailer.step("2026-11-09T18:30:00Z")
         assert standin.accepted == [], [(m.subject, m.text) for m in standin.accepted]
@@ -272,8 +264,9 @@ class TestNothingInternalReachesTheCandidate:
         assert (
             await client.post("/v1/feedback", json=body, headers=agency.admin.headers)
         ).status_code == 201
-        second = await submit_other(client, agency)
-        assert second
+        await submit_to_another_job(
+            client, agency, title="Analyst", submitted_at="2026-11-02T15:00:00Z"
+        )
         for now in ("2026-11-09T15:00:00Z", "2026-11-09T21:00:00Z", "2026-11-13T21:00:00Z"):
             await mailer.step(now)
         assert standin.accepted, "the other submission's status email went out"
@@ -281,30 +274,6 @@ class TestNothingInternalReachesTheCandidate:
             assert SENTINEL not in str(mail.payload)
         stored = (await session.execute(select(Message))).scalars()
         assert all(SENTINEL not in (m.body_text or "") + (m.body_html or "") for m in stored)
-
-
-async def submit_other(client: httpx.AsyncClient, agency: Agency) -> int:
-    job = await client.post(
-        "/v1/jobs",
-        json={
-            "client_id": agency.client_id,
-            "title": "Analyst",
-            "owner_id": agency.recruiter.user_id,
-        },
-        headers=agency.admin.headers,
-    )
-    response = await client.post(
-        "/v1/submissions",
-        json={
-            "candidate_id": agency.candidate_id,
-            "job_id": job.json()["id"],
-            "submitted_at": "2026-11-02T15:00:00Z",
-        },
-        headers=agency.admin.headers,
-    )
-    assert response.status_code == 201, response.text
-    sid: int = response.json()["id"]
-    return sid
 
 
 class TestOptOutLink:

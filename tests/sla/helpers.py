@@ -127,6 +127,35 @@ async def submit(client: httpx.AsyncClient, agency: Agency, submitted_at: str) -
     return submission_id
 
 
+async def submit_to_another_job(
+    client: httpx.AsyncClient, agency: Agency, *, title: str, submitted_at: str
+) -> int:
+    """The same candidate put forward for a second job of the same client."""
+    job = await client.post(
+        "/v1/jobs",
+        json={
+            "client_id": agency.client_id,
+            "title": title,
+            "primary_contact_id": agency.contact_id,
+            "owner_id": agency.recruiter.user_id,
+        },
+        headers=agency.admin.headers,
+    )
+    assert job.status_code == 201, job.text
+    response = await client.post(
+        "/v1/submissions",
+        json={
+            "candidate_id": agency.candidate_id,
+            "job_id": job.json()["id"],
+            "submitted_at": submitted_at,
+        },
+        headers=agency.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    submission_id: int = response.json()["id"]
+    return submission_id
+
+
 async def schedule(client: httpx.AsyncClient, agency: Agency, submission_id: int) -> Any:
     response = await client.get(
         f"/v1/submissions/{submission_id}/schedule", headers=agency.admin.headers
