@@ -22,6 +22,7 @@ from app.core.errors import FieldError, Problem, install_error_handlers, problem
 from app.core.middleware import BodySizeLimit
 from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
+from app.feedback.requests_router import router as feedback_requests_router
 from app.feedback.router import router as feedback_router
 from app.integrations.sendgrid_events import router as sendgrid_events_router
 from app.interviews.router import router as interviews_router
@@ -29,9 +30,12 @@ from app.jobs.router import router as jobs_router
 from app.messaging.optout import router as opt_out_router
 from app.messaging.router import router as messages_router
 from app.messaging.templates_api import router as templates_router
+from app.portal.router import router as portal_router
+from app.portal.router import staff_router as links_router
 from app.sla.router import router as sla_router
 from app.submissions.router import router as submissions_router
 from app.tasks.router import router as tasks_router
+from app.thank_you.router import router as notes_router
 
 API_PREFIX = "/v1"
 DESCRIPTION = """\
@@ -71,6 +75,10 @@ def api_routers() -> list[APIRouter]:
         sendgrid_events_router,
         opt_out_router,
         templates_router,
+        notes_router,
+        feedback_requests_router,
+        links_router,
+        portal_router,
     ]
 
 

@@ -9,9 +9,11 @@ from app.feedback import models as feedback_models
 from app.interviews import models as interview_models
 from app.jobs import models as job_models
 from app.messaging import models as messaging_models
+from app.portal import models as portal_models
 from app.sla import models as sla_models
 from app.submissions import models as submission_models
 from app.tasks import models as task_models
+from app.thank_you import models as thank_you_models
 
 __all__ = [
     "auth_models",
@@ -23,7 +25,9 @@ __all__ = [
     "interview_models",
     "job_models",
     "messaging_models",
+    "portal_models",
     "sla_models",
     "submission_models",
     "task_models",
+    "thank_you_models",
 ]

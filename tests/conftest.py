@@ -23,6 +23,8 @@ from alembic import command
 from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.main import create_app
+from app.messaging.sendgrid_standin import SendGridStandIn
+from tests.mailing import KEY, Mailer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,3 +121,15 @@ async def client(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://candor.test") as http:
         yield http
+
+
+@pytest.fixture
+def standin() -> Iterator[SendGridStandIn]:
+    """The local SendGrid stand-in on loopback (a real HTTP server)."""
+    with SendGridStandIn(KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def mailer(connection: AsyncConnection, standin: SendGridStandIn) -> Mailer:
+    return Mailer(connection, standin)

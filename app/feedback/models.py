@@ -89,3 +89,55 @@ class FeedbackPublic(FeedbackBase, PublicModel):
     summary_approved_by_type: str | None
     summary_approved_by: int | None
     summary_approved_at: datetime | None
+
+
+class FeedbackRequestState(StrEnum):
+    open = "open"  # a task for the recruiter
+    answered = "answered"  # an approved summary went to the candidate
+    unavailable = "unavailable"  # the candidate was told kindly that none can be had
+
+
+class FeedbackRequest(SQLModel, table=True):
+    """R-FB: after a rejection, the candidate may ask once per submission for feedback."""
+
+    __tablename__ = "feedback_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", unique=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    state: FeedbackRequestState = Field(default=FeedbackRequestState.open, sa_type=String(16))
+    requested_at: datetime = instant_field(nullable=False)
+    task_id: int | None = Field(default=None, foreign_key="task.id")
+    answered_at: datetime | None = instant_field(default=None, nullable=True)
+    answered_by: int | None = Field(default=None, foreign_key="user.id")
+    reason: str | None = Field(default=None, max_length=500, description="Internal.")
+    summary: str | None = Field(
+        default=None, sa_type=Text, description="The recruiter-approved summary that was shared."
+    )
+
+
+class FeedbackRequestPublic(SQLModel):
+    id: int
+    submission_id: int
+    candidate_id: int
+    state: FeedbackRequestState
+    requested_at: datetime
+    task_id: int | None
+    answered_at: datetime | None
+    reason: str | None
+    summary: str | None
+
+
+class FeedbackAnswer(RequestModel):
+    """Exactly one: the words to share, or a feedback record whose summary was approved."""
+
+    summary: LongText | None = Field(default=None, min_length=1)
+    feedback_id: RefId | None = None
+
+
+class FeedbackDecline(RequestModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Internal; the candidate is told kindly that feedback is not available.",
+    )

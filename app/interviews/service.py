@@ -23,6 +23,7 @@ from app.interviews.models import (
     InterviewCreate,
     InterviewInterviewer,
     InterviewPublic,
+    InterviewStatus,
     InterviewUpdate,
 )
 from app.jobs.models import Job
@@ -30,6 +31,7 @@ from app.sla import service as sla
 from app.submissions import states
 from app.submissions.models import Submission
 from app.submissions.states import Stage
+from app.thank_you import service as thank_you
 
 
 async def get(session: AsyncSession, principal: Principal, interview_id: int) -> Interview:
@@ -122,6 +124,8 @@ async def create(session: AsyncSession, principal: Principal, data: InterviewCre
     )
     if interview.stated_decision_date is not None:
         await sla.on_decision_date_changed(session, submission)
+    if interview.status == InterviewStatus.held:
+        await thank_you.on_interview_held(session, interview, now=utcnow())
     return interview
 
 
@@ -155,6 +159,8 @@ async def update(
     events.record_update(
         session, principal, record_type="interview", record_id=interview.id, changed=changed
     )
+    if "status" in changed and interview.status == InterviewStatus.held:
+        await thank_you.on_interview_held(session, interview, now=utcnow())
     return interview
 
 

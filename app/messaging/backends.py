@@ -32,6 +32,8 @@ class OutgoingEmail:
     html: str
     from_email: str
     from_name: str
+    cc: tuple[str, ...] = ()
+    reply_to: str | None = None
 
 
 class TransientFailure(Exception):
@@ -97,17 +99,23 @@ class SendGridBackend:
 
     def _mail(self, email: OutgoingEmail) -> Any:
         from sendgrid.helpers.mail import (
+            Cc,
             Content,
             CustomArg,
             From,
             Mail,
             MailSettings,
+            ReplyTo,
             SandBoxMode,
             To,
         )
 
         mail = Mail(from_email=From(email.from_email, email.from_name), to_emails=To(email.to))
         mail.subject = email.subject
+        for address in email.cc:
+            mail.add_cc(Cc(address))
+        if email.reply_to:
+            mail.reply_to = ReplyTo(email.reply_to)
         mail.add_content(Content("text/plain", email.text))
         mail.add_content(Content("text/html", email.html))
         mail.add_custom_arg(CustomArg(CUSTOM_ARG, str(email.message_id)))

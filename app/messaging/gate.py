@@ -23,6 +23,8 @@ from app.calendar import business_time as bt
 QUIET_START = time(8)
 QUIET_END = time(20)
 DEFAULT_DIGEST_TIME = time(16)
+#: Client nudges go in the contact's morning (R-CALL: not first thing, before lunch).
+DEFAULT_NUDGE_TIME = time(10)
 FREQUENCY_BUSINESS_DAYS = 2
 
 
@@ -35,6 +37,15 @@ class Rule(StrEnum):
     quiet_hours = "R-CAND-3 quiet hours"
     digest_slot = "R-CAND-4 daily digest slot"
     frequency = "R-CAND-4 at most one status email per submission per 2 business days"
+    contact_no_address = "R-CP-2 the contact has no email address"
+    contact_undeliverable = "R-CP-2 the contact's address is undeliverable"
+    do_not_contact = "R-CP-2 do_not_contact"
+    recruiter_only = "R-CP-2 recruiter_only: the recruiter passes it on personally"
+    nudges_not_allowed = "R-CP-2 the client does not allow automated nudges"
+    no_chase = "R-CP-3 the contact asked not to be chased"
+    nudge_frequency = "R-CP-3 at most one nudge per submission per 2 business days"
+    nudge_digest = "R-CP-3 one nudge digest per contact per day"
+    contact_hours = "R-CP working hours of the contact"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,7 @@ def decide(
     last_status_sent_at: datetime | None,
     calendar: bt.Calendar,
     digest_time: time = DEFAULT_DIGEST_TIME,
+    capped: bool = True,
 ) -> Verdict:
     """The verdict for one message to ``recipient`` at ``now``.
 
@@ -90,6 +102,9 @@ def decide(
     into a later slot); ``last_status_sent_at`` is when the last status email of the same
     submission went out;
     ``calendar`` counts business days for the frequency cap (the agency's default calendar).
+    ``capped``: the message is a status email the frequency cap counts (R-CAND-4); a note
+    invitation or a review outcome is not. A message a recruiter sent (``automated`` false)
+    skips the daily slot and only waits out quiet hours.
     """
     if not recipient.email:
         return Verdict("refuse", Rule.no_address)
@@ -97,9 +112,11 @@ def decide(
         return Verdict("refuse", Rule.undeliverable)
     if automated and recipient.opted_out:
         return Verdict("refuse", Rule.opted_out)
+    if not automated:
+        return _within_hours(max(due_at, now), now, recipient.time_zone, Rule.quiet_hours)
     slot = digest_slot(due_at, recipient.time_zone, digest_time)
     rule = Rule.quiet_hours if _in_quiet_hours(due_at, recipient.time_zone) else Rule.digest_slot
-    if last_status_sent_at is not None:
+    if capped and last_status_sent_at is not None:
         earliest = bt.add_business_days(calendar, last_status_sent_at, FREQUENCY_BUSINESS_DAYS)
         if earliest > slot:
             slot = digest_slot(earliest, recipient.time_zone, digest_time)
@@ -110,3 +127,72 @@ def decide(
         # A retry or a late worker must not send at night either.
         return Verdict("hold", Rule.quiet_hours, digest_slot(now, recipient.time_zone, digest_time))
     return Verdict("send")
+
+
+def next_window(instant: datetime, time_zone: str) -> datetime:
+    """The first instant at or after ``instant`` outside quiet hours (Mon-Fri 08:00-20:00)."""
+    if not _in_quiet_hours(instant, time_zone):
+        return instant
+    zone = ZoneInfo(time_zone)
+    local = instant.astimezone(zone)
+    day = local.date() if local.time() < QUIET_START else local.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return datetime.combine(day, QUIET_START, tzinfo=zone).astimezone(UTC)
+
+
+def _within_hours(due: datetime, now: datetime, time_zone: str, rule: Rule) -> Verdict:
+    window = next_window(due, time_zone)
+    return Verdict("send") if window <= now else Verdict("hold", rule, window)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecipient:
+    email: str | None
+    time_zone: str
+    policy: str  # ContactPolicy value
+    no_chase: bool
+    undeliverable: bool
+    client_allows_nudges: bool
+
+
+def decide_contact(
+    contact: ContactRecipient,
+    *,
+    nudge: bool,
+    due_at: datetime,
+    now: datetime,
+    last_nudge_sent_at: datetime | None,
+    calendar: bt.Calendar,
+    nudge_time: time = DEFAULT_NUDGE_TIME,
+) -> Verdict:
+    """The verdict for one message to a client contact (R-CP-2/3).
+
+    A ``recruiter_only`` refusal means "a recruiter passes it on": the caller turns a refused
+    thank-you note into a task. Notes go in the contact's working hours; nudges once a day at
+    ``nudge_time`` in the contact's zone (one digest), at most one per submission per 2 business
+    days (``last_nudge_sent_at``: the last nudge about the same submission to this contact).
+    """
+    if contact.policy == "do_not_contact":
+        return Verdict("refuse", Rule.do_not_contact)
+    if nudge and not contact.client_allows_nudges:
+        return Verdict("refuse", Rule.nudges_not_allowed)
+    if nudge and contact.no_chase:
+        return Verdict("refuse", Rule.no_chase)
+    if contact.policy == "recruiter_only":
+        return Verdict("refuse", Rule.recruiter_only)
+    if not contact.email:
+        return Verdict("refuse", Rule.contact_no_address)
+    if contact.undeliverable:
+        return Verdict("refuse", Rule.contact_undeliverable)
+    if not nudge:
+        return _within_hours(max(due_at, now), now, contact.time_zone, Rule.contact_hours)
+    slot = digest_slot(due_at, contact.time_zone, nudge_time)
+    rule = Rule.nudge_digest
+    if last_nudge_sent_at is not None:
+        earliest = bt.add_business_days(calendar, last_nudge_sent_at, FREQUENCY_BUSINESS_DAYS)
+        if earliest > slot:
+            slot, rule = digest_slot(earliest, contact.time_zone, nudge_time), Rule.nudge_frequency
+    if slot > now:
+        return Verdict("hold", rule, slot)
+    return _within_hours(now, now, contact.time_zone, Rule.contact_hours)

@@ -22,6 +22,57 @@ class MessageKind(StrEnum):
     rejected = "rejected"
     closed = "closed"
     offer = "offer"
+    # R-TY / R-FB: to the candidate, beside the status messages (no frequency cap, never
+    # superseded by a status).
+    note_invitation = "note_invitation"
+    note_changes_requested = "note_changes_requested"
+    note_withheld = "note_withheld"
+    feedback_shared = "feedback_shared"
+    feedback_unavailable = "feedback_unavailable"
+    # R-TY-5 / R-CP-3: to a client contact.
+    thank_you_note = "thank_you_note"
+    client_nudge = "client_nudge"
+
+
+#: R-CAND-2/4: the status messages proper: the frequency cap counts them, and a newer one
+#: replaces one not yet sent.
+STATUS_KINDS = frozenset(
+    {
+        MessageKind.submitted,
+        MessageKind.interview_scheduled,
+        MessageKind.interview_held,
+        MessageKind.no_news,
+        MessageKind.rejected,
+        MessageKind.closed,
+        MessageKind.offer,
+    }
+)
+
+
+class SectionKind(StrEnum):
+    """The kinds a candidate's email is made of (one section each): what admins may reword."""
+
+    submitted = "submitted"
+    interview_scheduled = "interview_scheduled"
+    interview_held = "interview_held"
+    no_news = "no_news"
+    rejected = "rejected"
+    closed = "closed"
+    offer = "offer"
+    note_invitation = "note_invitation"
+    note_changes_requested = "note_changes_requested"
+    note_withheld = "note_withheld"
+    feedback_shared = "feedback_shared"
+    feedback_unavailable = "feedback_unavailable"
+
+
+#: Messages to a client contact (the contact outbox delivers them).
+CONTACT_KINDS = frozenset({MessageKind.thank_you_note, MessageKind.client_nudge})
+
+
+class Audience(StrEnum):
+    candidate = "candidate"
+    contact = "contact"
 
 
 class MessageState(StrEnum):
@@ -55,6 +106,15 @@ class Message(WorkTimestamps, table=True):
     audience: str = Field(default="candidate", max_length=16)
     candidate_id: int | None = Field(default=None, foreign_key="candidate.id", index=True)
     submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    interview_id: int | None = Field(default=None, foreign_key="interview.id")
+    note_id: int | None = Field(default=None, foreign_key="thank_you_note.id", index=True)
+    detail: str | None = Field(
+        default=None,
+        sa_type=Text,
+        description="Recruiter-approved words the message carries (a change request's comment, "
+        "a feedback summary): never internal notes (R-CAND-6).",
+    )
     reason: str = Field(max_length=200)
     automated: bool = Field(default=True)
     due_at: datetime = instant_field(nullable=False)

@@ -45,6 +45,8 @@ from app.messaging.backends import (
     TransientFailure,
 )
 from app.messaging.models import (
+    STATUS_KINDS,
+    Audience,
     Message,
     MessageEvent,
     MessageKind,
@@ -56,6 +58,8 @@ from app.messaging.models import (
     Suppression,
 )
 from app.messaging.render import CONFIDENTIAL_CLIENT, Rendered, Section, render_email
+from app.portal import links
+from app.portal.models import CandidateLink
 from app.sla import calendars
 from app.sla.models import CheckState, SlaCheck
 from app.submissions.models import Submission
@@ -81,6 +85,9 @@ STAGE_MESSAGES: dict[Stage, MessageKind] = {
 }
 #: Kinds that promise a date; the promise is backed by the submission's next planned check.
 PROMISING = {MessageKind.submitted, MessageKind.interview_held, MessageKind.no_news}
+STATUS_KIND_VALUES = sorted(kind.value for kind in STATUS_KINDS)
+#: Kinds whose section carries a fresh private link for their interview (R-TY-1).
+LINKED_KINDS = {MessageKind.note_invitation, MessageKind.note_changes_requested}
 
 
 def status_row(
@@ -104,7 +111,8 @@ def status_row(
 
 
 async def supersede(session: AsyncSession, submission_ids: list[int]) -> None:
-    """Only the newest status of a submission is worth sending."""
+    """Only the newest status of a submission is worth sending (a note invitation or a review
+    outcome is not a status: it stays)."""
     if not submission_ids:
         return
     await session.execute(
@@ -112,7 +120,8 @@ async def supersede(session: AsyncSession, submission_ids: list[int]) -> None:
         .where(
             col(Message.submission_id).in_(submission_ids),
             col(Message.state) == MessageState.pending.value,
-            col(Message.audience) == "candidate",
+            col(Message.audience) == Audience.candidate.value,
+            col(Message.kind).in_(STATUS_KIND_VALUES),
         )
         .values(state=MessageState.superseded.value)
         .execution_options(synchronize_session=False)
@@ -144,6 +153,74 @@ async def enqueue_status(
     )
 
 
+async def enqueue_to_candidate(
+    session: AsyncSession,
+    *,
+    kind: MessageKind,
+    submission_id: int,
+    candidate_id: int,
+    due_at: datetime,
+    reason: str,
+    automated: bool,
+    interview_id: int | None = None,
+    note_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    """A message to the candidate that is not a stage status (R-TY, R-FB): it supersedes
+    nothing and is never superseded. ``automated`` false for a recruiter's own words (a change
+    request, a withheld note, an answered feedback request): they reach an opted-out candidate
+    too and skip the daily slot (quiet hours still hold)."""
+    await _insert_one(
+        session,
+        status_row(
+            kind=kind,
+            submission_id=submission_id,
+            candidate_id=candidate_id,
+            due_at=due_at,
+            reason=reason,
+        )
+        | {
+            "automated": automated,
+            "interview_id": interview_id,
+            "note_id": note_id,
+            "detail": detail,
+        },
+    )
+
+
+async def _insert_one(session: AsyncSession, row: dict[str, Any]) -> int:
+    table = Message.__table__  # type: ignore[attr-defined]
+    inserted = await session.execute(insert(table).returning(table.c.id), [row])
+    return int(inserted.scalar_one())
+
+
+async def enqueue_to_contact(
+    session: AsyncSession,
+    *,
+    kind: MessageKind,
+    contact_id: int,
+    submission_id: int,
+    candidate_id: int,
+    due_at: datetime,
+    reason: str,
+    automated: bool,
+    note_id: int | None = None,
+) -> int:
+    """A message to a client contact (an approved note, a nudge); the contact outbox sends it
+    through the contact policy gate (R-CP). Answers the message id."""
+    row = status_row(
+        kind=kind,
+        submission_id=submission_id,
+        candidate_id=candidate_id,
+        due_at=due_at,
+        reason=reason,
+    )
+    row.update(
+        audience=Audience.contact.value, contact_id=contact_id, automated=automated, note_id=note_id
+    )
+    return await _insert_one(session, row)
+
+
 # --- draining ------------------------------------------------------------------------------
 
 
@@ -161,10 +238,11 @@ class DrainResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime, audience: Audience) -> Any:
     return and_(
         col(Message.state).in_((MessageState.pending.value, MessageState.sending.value)),
         col(Message.send_at) <= now,
+        col(Message.audience) == audience.value,
         or_(
             col(Message.state) == MessageState.pending.value,
             col(Message.claim_expires_at) <= now,
@@ -173,11 +251,18 @@ def _due(now: datetime) -> Any:
 
 
 async def claim(
-    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta, token: str
+    session: AsyncSession,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    token: str,
+    audience: Audience = Audience.candidate,
 ) -> list[int]:
+    """Take up to ``limit`` due messages to one audience (candidates or client contacts)."""
     candidates = (
         select(col(Message.id))
-        .where(_due(now))
+        .where(_due(now, audience))
         .order_by(col(Message.send_at))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -233,7 +318,11 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Cont
         ctx.suppressed = set(found.scalars())
     last = await session.execute(
         select(col(Message.submission_id), func.max(col(Message.sent_at)))
-        .where(col(Message.submission_id).in_(submission_ids), col(Message.state).in_(SENT_STATES))
+        .where(
+            col(Message.submission_id).in_(submission_ids),
+            col(Message.state).in_(SENT_STATES),
+            col(Message.kind).in_(STATUS_KIND_VALUES),
+        )
         .group_by(col(Message.submission_id))
     )
     ctx.last_sent = {sid: at for sid, at in last.all() if at is not None}
@@ -270,6 +359,26 @@ def _event(message_id: int, now: datetime, kind: str, detail: str | None = None)
     return {"message_id": message_id, "occurred_at": now, "kind": kind, "detail": detail}
 
 
+async def fence(session: AsyncSession, *, ids: list[int], token: str, now: datetime) -> list[int]:
+    """The claimed ids this worker still holds (its lease not taken over).
+
+    Write first: the fenced UPDATE takes SQLite's write lock at the start of the transaction (a
+    transaction that reads, then writes after another worker committed, is refused).
+    """
+    held = await session.execute(
+        update(Message)
+        .where(
+            col(Message.id).in_(ids),
+            col(Message.state) == MessageState.sending.value,
+            col(Message.claim_token) == token,
+        )
+        .values(updated_at=now)
+        .returning(col(Message.id))
+        .execution_options(synchronize_session=False)
+    )
+    return [row[0] for row in held.all()]
+
+
 async def process(
     session: AsyncSession,
     *,
@@ -282,21 +391,7 @@ async def process(
 ) -> DrainResult:
     """Gate, bundle, send and record the claimed messages this worker still holds."""
     result = DrainResult()
-    # Write first: the fenced UPDATE takes SQLite's write lock at the start of the transaction
-    # (a transaction that reads, then writes after another worker committed, is refused), and
-    # it keeps only the rows this worker still holds.
-    held = await session.execute(
-        update(Message)
-        .where(
-            col(Message.id).in_(ids),
-            col(Message.state) == MessageState.sending.value,
-            col(Message.claim_token) == token,
-        )
-        .values(updated_at=now)
-        .returning(col(Message.id))
-        .execution_options(synchronize_session=False)
-    )
-    mine = [row[0] for row in held.all()]
+    mine = await fence(session, ids=ids, token=token, now=now)
     if not mine:
         return result
     messages = list(
@@ -328,6 +423,7 @@ async def process(
             last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
             calendar=agency,
             digest_time=digest_time,
+            capped=MessageKind(message.kind) in STATUS_KINDS,
         )
         message.claim_token = None
         if verdict.action == "refuse":
@@ -359,6 +455,8 @@ async def process(
         # Written before sending: a link in an email that went out always works.
         table = OptOutToken.__table__  # type: ignore[attr-defined]
         await session.execute(insert(table), [out.opt_out for out in outgoing])
+        link_rows = [row for out in outgoing for row in out.links]
+        await session.execute(insert(CandidateLink.__table__), link_rows)  # type: ignore[attr-defined]
     outcomes = await _send_all(backend, [out.email for out in outgoing])
     for out, outcome in zip(outgoing, outcomes, strict=True):
         result.add(await _record(session, out, outcome, now=now, events=events))
@@ -404,6 +502,7 @@ class _Outgoing:
     promises: list[tuple[int, date]]
     time_zone: str
     opt_out: dict[str, Any]
+    links: list[dict[str, Any]]
 
 
 def _compose(
@@ -423,7 +522,22 @@ def _compose(
     first = ctx.rows[lead.submission_id or 0]
     sections: list[Section] = []
     promises: list[tuple[int, date]] = []
+    portal = links.issue(settings, candidate_id=lead.candidate_id or 0, interview_id=None, now=now)
+    link_rows = [portal.row]
+    tokens = [portal.token]
     for message in group:
+        link = ""
+        if message.kind in LINKED_KINDS and message.interview_id is not None:
+            # R-TY-1: this interview's own link, 72 hours from the moment it is sent.
+            invitation = links.issue(
+                settings,
+                candidate_id=lead.candidate_id or 0,
+                interview_id=message.interview_id,
+                now=now,
+            )
+            link_rows.append(invitation.row)
+            tokens.append(invitation.token)
+            link = invitation.url
         row = ctx.rows[message.submission_id or 0]
         promised = promise_date_for(
             ctx,
@@ -441,6 +555,9 @@ def _compose(
                 client_name=CONFIDENTIAL_CLIENT if row.confidential else row.name,
                 next_date=promised,
                 interview_date=ctx.interview_day.get(message.submission_id or 0),
+                detail=message.detail or "",
+                link=link,
+                portal_url=portal.url,
             )
         )
         if promised is not None and message.submission_id is not None:
@@ -454,6 +571,7 @@ def _compose(
         agency_name=settings.email_from_name,
         overrides=overrides,
         opt_out_url=f"{settings.public_base_url.rstrip('/')}/v1/opt-out/{token.key}",
+        portal_url=portal.url,
     )
     email = OutgoingEmail(
         message_id=lead.id,
@@ -469,7 +587,20 @@ def _compose(
         "token_hash": token.key_hash,
         "created_at": now,
     }
-    return _Outgoing(group, email, rendered, promises, first.time_zone, opt_out)
+    tokens.append(token.key)
+    # What is kept of the email must not open anything: tokens are stored only as hashes.
+    kept = Rendered(
+        subject=rendered.subject,
+        text=redact(rendered.text, tokens),
+        html=redact(rendered.html, tokens),
+    )
+    return _Outgoing(group, email, kept, promises, first.time_zone, opt_out, link_rows)
+
+
+def redact(text: str, tokens: list[str]) -> str:
+    for secret in tokens:
+        text = text.replace(secret, "(private link)")
+    return text
 
 
 async def _send_all(backend: EmailBackend, emails: list[OutgoingEmail]) -> list[str | Exception]:
@@ -507,6 +638,24 @@ async def _record(
     result = DrainResult()
     group, lead = out.group, out.group[0]
     assert lead.id is not None
+    if isinstance(outcome, Exception):
+        result = not_sent(group, outcome, now=now, events=events)
+        await _failure_tasks(session, group, now)
+        return result
+    mark_sent(group, outcome, to=out.email.to, rendered=out.rendered, now=now, events=events)
+    await _settle_promises(
+        session, group, out.promises, lead_id=lead.id, now=now, time_zone=out.time_zone
+    )
+    result.sent_emails, result.messages_sent = 1, len(group)
+    return result
+
+
+def not_sent(
+    group: list[Message], outcome: Exception, *, now: datetime, events: list[dict[str, Any]]
+) -> DrainResult:
+    """A transient failure retries later (backoff with jitter, never before ``Retry-After``;
+    failed after ``MAX_ATTEMPTS``); anything else fails the messages for good."""
+    result = DrainResult()
     if isinstance(outcome, TransientFailure):
         for message in group:
             assert message.id is not None
@@ -520,36 +669,42 @@ async def _record(
             message.state, message.send_at = MessageState.pending, now + delay
             events.append(_event(message.id, now, "retry", f"{outcome.reason}; next in {delay}"))
             result.retried += 1
-        await _failure_tasks(session, group, now)
         return result
-    if isinstance(outcome, Exception):
-        reason = outcome.reason if isinstance(outcome, PermanentFailure) else str(outcome)
-        for message in group:
-            assert message.id is not None
-            _fail(message, reason)
-            events.append(_event(message.id, now, "failed", reason))
-            result.failed += 1
-        await _failure_tasks(session, group, now)
-        return result
-    rendered = out.rendered
+    reason = outcome.reason if isinstance(outcome, PermanentFailure) else str(outcome)
+    for message in group:
+        assert message.id is not None
+        _fail(message, reason)
+        events.append(_event(message.id, now, "failed", reason))
+        result.failed += 1
+    return result
+
+
+def mark_sent(
+    group: list[Message],
+    provider_id: str,
+    *,
+    to: str,
+    rendered: Rendered,
+    now: datetime,
+    events: list[dict[str, Any]],
+) -> None:
+    """One email went: its lead message is ``sent``, the others ``merged`` into it (a digest),
+    each keeping what was said (with no private-link token in it)."""
+    lead = group[0]
+    assert lead.id is not None
     for message in group:
         assert message.id is not None
         message.state = MessageState.sent if message is lead else MessageState.merged
         message.digest_id = None if message is lead else lead.id
         message.sent_at = now
-        message.recipient_email = out.email.to
+        message.recipient_email = to
         message.subject, message.body_text, message.body_html = (
             rendered.subject,
             rendered.text,
             rendered.html,
         )
-        message.provider_message_id = outcome
+        message.provider_message_id = provider_id
         events.append(_event(message.id, now, "sent", f"email {lead.id}"))
-    await _settle_promises(
-        session, group, out.promises, lead_id=lead.id, now=now, time_zone=out.time_zone
-    )
-    result.sent_emails, result.messages_sent = 1, len(group)
-    return result
 
 
 def _fail(message: Message, reason: str) -> None:

@@ -32,7 +32,9 @@ CONFIDENTIAL_CLIENT = "our client"
 def _env() -> Environment:
     return Environment(
         loader=PackageLoader("app.messaging", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"), default_for_string=False
+        ),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=True,
@@ -65,6 +67,9 @@ class Section:
     client_name: str
     next_date: date | None = None
     interview_date: date | None = None
+    detail: str = ""  # recruiter-approved words: a change request's comment, a feedback summary
+    link: str = ""  # the section's own private link (a note invitation's)
+    portal_url: str = ""  # the email's private link to the candidate's page
 
     def render(self, override: str | None = None) -> str:
         """The section's text, from the packaged template or an admin's override of it."""
@@ -87,6 +92,9 @@ class Section:
             client_name=self.client_name,
             next_date=long_date(self.next_date) if self.next_date else "",
             interview_date=long_date(self.interview_date) if self.interview_date else "",
+            detail=self.detail,
+            link=self.link,
+            portal_url=self.portal_url,
         ).strip()
 
 
@@ -106,6 +114,7 @@ def render_email(
     recruiter_email: str,
     agency_name: str,
     opt_out_url: str,
+    portal_url: str = "",
 ) -> Rendered:
     texts = [section.render((overrides or {}).get(section.kind)) for section in sections]
     context = {
@@ -115,6 +124,7 @@ def render_email(
         "recruiter_email": recruiter_email,
         "agency_name": agency_name,
         "opt_out_url": opt_out_url,
+        "portal_url": portal_url,
     }
     if len(sections) == 1:
         only = sections[0]
@@ -125,4 +135,36 @@ def render_email(
         subject=subject,
         text=_env().get_template("email.txt.j2").render(**context).strip() + "\n",
         html=_env().get_template("email.html.j2").render(**context),
+    )
+
+
+def render_contact_email(
+    kind: str,
+    *,
+    subject: str,
+    contact_name: str,
+    candidate_name: str,
+    interview_date: date | None,
+    note_text: str,
+    recruiter_name: str,
+    recruiter_email: str,
+    agency_name: str,
+    items: list[dict[str, str]],
+) -> Rendered:
+    """An email to a client contact: an approved thank-you note (``thank_you_note``) or a
+    decision nudge digest (``client_nudge``, one item per candidate)."""
+    context = {
+        "contact_name": contact_name,
+        "candidate_name": candidate_name,
+        "interview_date": long_date(interview_date) if interview_date else "",
+        "note_text": note_text,
+        "recruiter_name": recruiter_name,
+        "recruiter_email": recruiter_email,
+        "agency_name": agency_name,
+        "items": items,
+    }
+    return Rendered(
+        subject=subject,
+        text=_env().get_template(f"{kind}.txt.j2").render(**context).strip() + "\n",
+        html=_env().get_template(f"{kind}.html.j2").render(**context),
     )

@@ -23,18 +23,18 @@ from app.core.models import RefId, RequestModel
 from app.core.settings import Settings
 from app.events import service as events
 from app.messaging import outbox
-from app.messaging.models import MessageKind, MessageTemplate
+from app.messaging.models import MessageKind, MessageTemplate, SectionKind
 from app.messaging.render import CONFIDENTIAL_CLIENT, Section, default_source, render_email
 from app.sla import calendars
 from app.submissions import service as submissions
 
 router = APIRouter(prefix="/templates", tags=["messages"], responses=problem_responses(401, 422))
 
-Kind = Annotated[MessageKind, Path(description="The status section kind.")]
+Kind = Annotated[SectionKind, Path(description="The section kind (what a candidate email says).")]
 
 
 class TemplatePublic(SQLModel):
-    kind: MessageKind
+    kind: SectionKind
     body: str
     overridden: bool
 
@@ -53,19 +53,27 @@ class PreviewPublic(SQLModel):
     html: str
 
 
-def _check(kind: MessageKind, body: str) -> None:
+#: Private links are made when an email goes; a preview shows where they go.
+PREVIEW_LINK = "(your private link, made when the email goes)"
+_WITH_DETAIL = {SectionKind.note_changes_requested.value, SectionKind.feedback_shared.value}
+
+
+def _check(kind: SectionKind, body: str) -> None:
     sample = Section(
         kind=kind.value,
         job_title="Data Engineer",
         client_name="Acme",
         next_date=date(2026, 12, 3),
         interview_date=date(2026, 12, 1),
+        detail="A comment from the recruiter.",
+        link="https://agency.example/portal/(private link)",
+        portal_url="https://agency.example/portal/(private link)",
     )
     try:
         text = sample.render_strictly(body)
     except TemplateError as exc:
         raise InvalidInput("body.body", f"The template does not render: {exc}") from None
-    if kind in outbox.PROMISING and "3 December" not in text:
+    if MessageKind(kind.value) in outbox.PROMISING and "3 December" not in text:
         raise InvalidInput(
             "body.body",
             "This message must say when the candidate will hear next: use {{ next_date }}.",
@@ -82,7 +90,7 @@ async def list_templates(session: SessionDep, _: CurrentPrincipal) -> list[Templ
             body=overrides.get(kind.value, default_source(kind.value)),
             overridden=kind.value in overrides,
         )
-        for kind in MessageKind
+        for kind in SectionKind
     ]
 
 
@@ -149,7 +157,7 @@ async def preview(
     now = utcnow()
     agency = await calendars.default_calendar(session)
     promised = outbox.promise_date_for(
-        ctx, kind, submission.id, now=now, tz=row.time_zone, agency=agency
+        ctx, MessageKind(kind.value), submission.id, now=now, tz=row.time_zone, agency=agency
     )
     rendered = render_email(
         first_name=row.first_name,
@@ -160,6 +168,9 @@ async def preview(
                 client_name=CONFIDENTIAL_CLIENT if row.confidential else row.name,
                 next_date=promised,
                 interview_date=ctx.interview_day.get(submission.id),
+                detail="(the recruiter's words)" if kind.value in _WITH_DETAIL else "",
+                link=PREVIEW_LINK,
+                portal_url=PREVIEW_LINK,
             )
         ],
         overrides=await outbox.template_overrides(session),
@@ -167,5 +178,6 @@ async def preview(
         recruiter_email=row.recruiter_email,
         agency_name=settings.email_from_name,
         opt_out_url=f"{settings.public_base_url.rstrip('/')}/v1/opt-out/(link in the email)",
+        portal_url=PREVIEW_LINK,
     )
     return PreviewPublic(subject=rendered.subject, text=rendered.text, html=rendered.html)

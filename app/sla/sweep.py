@@ -33,7 +33,7 @@ from app.calendar import business_time as bt
 from app.clients.models import Client, Contact, ContactPolicy
 from app.events.models import Event
 from app.jobs.models import Job
-from app.messaging import outbox
+from app.messaging import nudges, outbox
 from app.messaging.models import Message, MessageKind
 from app.sla import calendars
 from app.sla.models import CheckKind, CheckState, SlaCheck
@@ -201,6 +201,8 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
         await outbox.supersede(session, [u["submission_id"] for u in updates])
         message_table = Message.__table__  # type: ignore[attr-defined]
         await session.execute(insert(message_table).returning(message_table.c.id), updates)
+    # A chase also asks the job's contact for a decision by email, where allowed (R-CP-3).
+    await nudges.enqueue_for_checks(session, mine, now=now)
     for submission_id in to_close:
         await _close_on_silence(session, submission_id, now)
     return len(mine)

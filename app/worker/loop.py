@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import utcnow
 from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
-from app.messaging import outbox
+from app.messaging import contact_outbox, outbox
 from app.messaging.backends import EmailBackend, make_backend
 from app.sla import sweep
 
@@ -59,6 +59,11 @@ async def run_round(
         log.info("fired %d checks (claimed %d)", fired.fired, fired.claimed)
     mail = await outbox.drain(
         sessionmaker, now=now, backend=backend, settings=settings, lease=options.lease
+    )
+    mail.add(
+        await contact_outbox.drain(
+            sessionmaker, now=now, backend=backend, settings=settings, lease=options.lease
+        )
     )
     if mail.sent_emails or mail.held or mail.refused or mail.retried or mail.failed:
         log.info(

@@ -70,11 +70,13 @@ def request_schema(model: str) -> dict[str, Any]:
 
 def authenticated() -> list[Operation]:
     """Everything but health, provider webhooks (signed, not keyed: tests/integrations) and
-    the candidate's opt-out link (the token is the credential: tests/messaging)."""
+    the candidate's links, opt-out and portal (the token is the credential: tests/messaging,
+    tests/portal)."""
     return [
         op
         for op in operations()
-        if op.path != "/health" and not op.path.startswith(("/v1/webhooks/", "/v1/opt-out/"))
+        if op.path != "/health"
+        and not op.path.startswith(("/v1/webhooks/", "/v1/opt-out/", "/v1/portal/"))
     ]
 
 

@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.core.clock import utcnow
+from app.feedback.models import FeedbackRequest
 from app.messaging import outbox
 from app.messaging.models import Message, MessageKind
+from app.portal.models import CandidateLink
+from app.thank_you.models import NoteSource, NoteVersion, ThankYouNote, VersionAuthor
 from tests.api.routes import Operation, authenticated
 from tests.factories import (
     Caller,
@@ -35,6 +38,9 @@ OWNED_PARAMS = {
     "interview_id",
     "feedback_id",
     "task_id",
+    "note_id",
+    "request_id",
+    "link_id",
 }
 #: Shared agency directory (not any recruiter's): readable by every recruiter.
 SHARED_PARAMS = {"client_id", "contact_id", "calendar_id"}
@@ -47,6 +53,13 @@ VALID_BODIES: dict[str, dict[str, object]] = {
     "InterviewUpdate": {},
     "FeedbackUpdate": {},
     "TaskComplete": {},
+    "LinkCreate": {},
+    "NoteCreate": {"text": "Thank you for your time."},
+    "NoteApprove": {},
+    "NoteRequestChanges": {"comment": "Shorter, please."},
+    "NoteWithhold": {"reason": "Not this one."},
+    "FeedbackAnswer": {"summary": "Strong skills; less experience than the team needed."},
+    "FeedbackDecline": {"reason": "The client gives no feedback."},
 }
 
 
@@ -131,6 +144,37 @@ async def world(session: AsyncSession) -> World:
     message_id = await session.scalar(
         select(col(Message.id)).where(col(Message.submission_id) == submission.id)
     )
+    assert submission.id is not None and interview.id is not None
+    note = ThankYouNote(
+        interview_id=interview.id,
+        submission_id=submission.id,
+        candidate_id=submission.candidate_id,
+        reviewer_id=other.user_id,
+        source=NoteSource.candidate,
+        received_at=utcnow(),
+    )
+    request = FeedbackRequest(
+        submission_id=submission.id, candidate_id=submission.candidate_id, requested_at=utcnow()
+    )
+    link = CandidateLink(
+        candidate_id=submission.candidate_id,
+        token_hash="0" * 64,
+        purpose="status",
+        created_at=utcnow(),
+        expires_at=utcnow(),
+    )
+    session.add_all([note, request, link])
+    await session.flush()
+    assert note.id is not None
+    session.add(
+        NoteVersion(
+            note_id=note.id,
+            number=1,
+            author=VersionAuthor.candidate,
+            text="Thank you.",
+            created_at=utcnow(),
+        )
+    )
     await session.commit()
     assert submission.id and interview.id and feedback.id and contact.id and task.id
     return World(
@@ -144,6 +188,9 @@ async def world(session: AsyncSession) -> World:
             "feedback_id": feedback.id,
             "task_id": task.id,
             "message_id": message_id,
+            "note_id": note.id,
+            "request_id": request.id,
+            "link_id": link.id,
             "kind": "no_news",
             "calendar_id": 1,
             "client_id": contact.client_id,
@@ -196,6 +243,8 @@ LISTS = {
     "/v1/feedback": "feedback_id",
     "/v1/tasks": "task_id",
     "/v1/messages": "message_id",
+    "/v1/notes": "note_id",
+    "/v1/feedback-requests": "request_id",
 }
 
 
@@ -208,6 +257,7 @@ RECRUITER_LISTS = {
     "/v1/calendars",
     "/v1/policy",
     "/v1/templates",
+    "/v1/notes/review-queue",
 }
 RECRUITER_CREATES = {*LISTS, "/v1/clients", "/v1/contacts"} - {
     "/v1/tasks",

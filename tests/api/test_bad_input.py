@@ -50,6 +50,10 @@ async def admin_and_ids(session: AsyncSession) -> tuple[Caller, dict[str, object
         "api_client_id": 1,
         "api_key_id": admin.key_id,
         "external_id": "ext-bad-input",
+        "token": "x" * 43,
+        "note_id": 1,
+        "request_id": 1,
+        "link_id": 1,
     }
 
 

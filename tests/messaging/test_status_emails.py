@@ -8,7 +8,6 @@ automated emails go out in the 16:00 EST slot (21:00Z) of the day they fall due.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.core import clock
-from app.core.settings import Settings
 from app.messaging.backends import CUSTOM_ARG, SendGridBackend
 from app.messaging.models import Message, MessageEvent, Promise
 from app.messaging.sendgrid_standin import SendGridStandIn
+from tests.mailing import Mailer
 from tests.sla.helpers import (
     Agency,
     at,
@@ -29,39 +28,9 @@ from tests.sla.helpers import (
     submit_to_another_job,
     tasks,
     us_agency,
-    worker_once,
 )
 
-KEY = "SG.test-key"
 SENTINEL = "SENTINEL-internal-9f3b"
-
-
-@pytest.fixture
-def standin() -> Iterator[SendGridStandIn]:
-    with SendGridStandIn(KEY) as server:
-        yield server
-
-
-class Mailer:
-    def __init__(self, connection: AsyncConnection, standin: SendGridStandIn) -> None:
-        self.connection = connection
-        self.settings = Settings(
-            environment="test",
-            email_backend="sendgrid",
-            sendgrid_api_key=KEY,  # type: ignore[arg-type]
-            sendgrid_base_url=standin.base_url,
-        )
-        self.backend = SendGridBackend(
-            api_key=KEY, base_url=standin.base_url, sandbox=False, timeout=5
-        )
-
-    async def step(self, now: str) -> int:
-        return await worker_once(self.connection, now, settings=self.settings, backend=self.backend)
-
-
-@pytest.fixture
-def mailer(connection: AsyncConnection, standin: SendGridStandIn) -> Mailer:
-    return Mailer(connection, standin)
 
 
 async def candidate_email(client: httpx.AsyncClient, agency: Agency) -> str:

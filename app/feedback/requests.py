@@ -1,0 +1,232 @@
+"""Feedback requests (R-FB): after a rejection the candidate may ask, once per submission.
+
+The request becomes a task for the owner recruiter, who answers with a summary they approve
+(their own words, or a feedback record's summary once approved) or declines. Where the job's
+contact is ``do_not_contact``, or there is none to ask, the candidate is told kindly at once that
+feedback is not available, and no task asks anyone to contact them (R-CP-2).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth import ownership
+from app.auth.principal import SYSTEM, Principal
+from app.calendar import business_time as bt
+from app.clients.models import Contact, ContactPolicy
+from app.core import crud
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.pagination import Page, PageParams
+from app.events import service as events
+from app.feedback.models import (
+    Feedback,
+    FeedbackRequest,
+    FeedbackRequestPublic,
+    FeedbackRequestState,
+    SummaryStatus,
+)
+from app.interviews.models import Interview, InterviewInterviewer
+from app.jobs.models import Job
+from app.messaging import outbox
+from app.messaging.models import MessageKind
+from app.sla import calendars
+from app.submissions.models import Submission
+from app.submissions.states import Stage
+from app.tasks.models import TaskKind
+from app.tasks.recruiter import finish_task, open_task
+
+#: A feedback request is answered within 2 business days, breached at 3 (agency calendar).
+ANSWER_DAYS, BREACH_DAYS = 2, 3
+
+
+async def get(session: AsyncSession, principal: Principal, request_id: int) -> FeedbackRequest:
+    clause = ownership.submissions(principal)
+    return await crud.get_or_404(
+        session,
+        FeedbackRequest,
+        request_id,
+        visible=None
+        if clause is None
+        else col(FeedbackRequest.submission_id).in_(select(col(Submission.id)).where(clause)),
+    )
+
+
+async def list_page(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    state: FeedbackRequestState | None,
+    submission_id: int | None,
+) -> Page[FeedbackRequestPublic]:
+    clause = ownership.submissions(principal)
+    stmt = crud.where_all(
+        select(FeedbackRequest),
+        None
+        if clause is None
+        else col(FeedbackRequest.submission_id).in_(select(col(Submission.id)).where(clause)),
+        col(FeedbackRequest.state) == state.value if state else None,
+        col(FeedbackRequest.submission_id) == submission_id if submission_id else None,
+    )
+    return await crud.fetch_page(session, stmt, FeedbackRequest, page, FeedbackRequestPublic)
+
+
+async def for_submissions(
+    session: AsyncSession, submission_ids: list[int]
+) -> dict[int, FeedbackRequest]:
+    if not submission_ids:
+        return {}
+    stmt = select(FeedbackRequest).where(col(FeedbackRequest.submission_id).in_(submission_ids))
+    return {r.submission_id: r for r in (await session.execute(stmt)).scalars()}
+
+
+async def _someone_to_ask(session: AsyncSession, submission: Submission) -> bool:
+    """Is there a client contact the recruiter may ask? The job's primary contact or an
+    interviewer who is not ``do_not_contact``."""
+    interviewers = (
+        select(col(InterviewInterviewer.contact_id))
+        .join(Interview, col(Interview.id) == col(InterviewInterviewer.interview_id))
+        .where(col(Interview.submission_id) == submission.id)
+    )
+    primary = select(col(Job.primary_contact_id)).where(col(Job.id) == submission.job_id)
+    found = await session.scalar(
+        select(col(Contact.id))
+        .where(
+            or_(col(Contact.id).in_(primary.scalar_subquery()), col(Contact.id).in_(interviewers)),
+            col(Contact.contact_policy) != ContactPolicy.do_not_contact.value,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def request(
+    session: AsyncSession, *, candidate_id: int, submission_id: int, now: datetime
+) -> FeedbackRequest:
+    """The candidate asks (through their link) for feedback on one rejected submission."""
+    submission = await session.get(Submission, submission_id)
+    if submission is None or submission.candidate_id != candidate_id:
+        raise NotFound(f"No application with id {submission_id}.")
+    if submission.stage != Stage.rejected:
+        raise Conflict("Feedback can be asked for once the client has made a decision to reject.")
+    existing = await session.scalar(
+        select(col(FeedbackRequest.id)).where(col(FeedbackRequest.submission_id) == submission_id)
+    )
+    if existing is not None:
+        raise Conflict("Feedback was already asked for on this application (once per application).")
+    row = FeedbackRequest(submission_id=submission_id, candidate_id=candidate_id, requested_at=now)
+    session.add(row)
+    await session.flush()
+    assert row.id is not None
+    if not await _someone_to_ask(session, submission):
+        row.state, row.answered_at = FeedbackRequestState.unavailable, now
+        row.reason = "R-FB no contact who may be asked (none, or do_not_contact)"
+        await _tell(session, row, MessageKind.feedback_unavailable, now=now)
+    else:
+        agency = await calendars.default_calendar(session)
+        task = await open_task(
+            session,
+            kind=TaskKind.feedback_request,
+            assignee_id=submission.owner_id,
+            submission_id=submission_id,
+            title=f"The candidate asks for feedback on submission {submission_id}",
+            detail="Ask the client, then answer with a summary you approve (never their "
+            "internal notes), or decline and the candidate is told kindly.",
+            due_at=bt.add_business_days(agency, now, ANSWER_DAYS),
+            breach_at=bt.add_business_days(agency, now, BREACH_DAYS),
+        )
+        row.task_id = task.id
+    events.record(
+        session,
+        SYSTEM,
+        action="feedback_request.created",
+        record_type="submission",
+        record_id=submission_id,
+        data={"request_id": row.id, "state": str(row.state), "via": "private link"},
+    )
+    return row
+
+
+async def _tell(
+    session: AsyncSession,
+    row: FeedbackRequest,
+    kind: MessageKind,
+    *,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    await outbox.enqueue_to_candidate(
+        session,
+        kind=kind,
+        submission_id=row.submission_id,
+        candidate_id=row.candidate_id,
+        due_at=now,
+        reason="feedback request",
+        automated=False,  # an answer to the candidate's own question
+        detail=detail,
+    )
+
+
+def _open(row: FeedbackRequest) -> None:
+    if row.state != FeedbackRequestState.open:
+        raise Conflict(f"This feedback request is already {row.state!s}.")
+
+
+async def answer(
+    session: AsyncSession,
+    principal: Principal,
+    row: FeedbackRequest,
+    *,
+    summary: str | None,
+    feedback_id: int | None,
+    now: datetime,
+) -> FeedbackRequest:
+    """R-FB: the candidate gets a recruiter-approved summary, never internal notes."""
+    _open(row)
+    if (summary is None) == (feedback_id is None):
+        raise InvalidInput("body", "Give exactly one of `summary` and `feedback_id`.")
+    if feedback_id is not None:
+        feedback = await session.get(Feedback, feedback_id)
+        if feedback is None or feedback.submission_id != row.submission_id:
+            raise InvalidInput("body.feedback_id", "Not feedback on this submission.")
+        if feedback.summary_status != SummaryStatus.approved or not feedback.shareable_summary:
+            raise Conflict("That feedback has no approved shareable summary yet.")
+        summary = feedback.shareable_summary
+    assert summary is not None
+    row.state, row.summary, row.answered_at = FeedbackRequestState.answered, summary, now
+    row.answered_by = principal.user_id
+    await finish_task(row.task_id, session, now=now, resolution="answered")
+    await _tell(session, row, MessageKind.feedback_shared, now=now, detail=summary)
+    events.record(
+        session,
+        principal,
+        action="feedback_request.answered",
+        record_type="submission",
+        record_id=row.submission_id,
+        data={"request_id": row.id},
+    )
+    return row
+
+
+async def decline(
+    session: AsyncSession, principal: Principal, row: FeedbackRequest, *, reason: str, now: datetime
+) -> FeedbackRequest:
+    """R-FB: no feedback can be had; the candidate is told kindly (not the reason)."""
+    _open(row)
+    row.state, row.reason, row.answered_at = FeedbackRequestState.unavailable, reason, now
+    row.answered_by = principal.user_id
+    await finish_task(row.task_id, session, now=now, resolution="declined")
+    await _tell(session, row, MessageKind.feedback_unavailable, now=now)
+    events.record(
+        session,
+        principal,
+        action="feedback_request.declined",
+        record_type="submission",
+        record_id=row.submission_id,
+        data={"request_id": row.id},
+    )
+    return row
