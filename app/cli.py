@@ -120,12 +120,15 @@ def demo(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{db.resolve()}"
+    base = f"http://127.0.0.1:{port}"
     os.environ["CANDOR_DATABASE_URL"] = url
+    # Links in emails and the printed portal link point at this demo (the API and its worker
+    # read the same environment).
+    os.environ.setdefault("CANDOR_PUBLIC_BASE_URL", base)
     get_settings.cache_clear()
     settings = Settings(database_url=url)
     run_migrations(url)
     summary = asyncio.run(load_demo(settings))
-    base = f"http://127.0.0.1:{port}"
     typer.echo("")
     typer.echo(f"Candor demo on {db} — {summary}")
     typer.echo(f"  admin key (shown once): {summary.admin_key}")
@@ -134,6 +137,8 @@ def demo(
     for name, key in summary.recruiter_keys.items():
         typer.echo(f"  recruiter {name}: {key}")
     typer.echo("  a worker runs beside the API: backdated submissions' checks fire within minutes")
+    if summary.note_link:
+        typer.echo(f"  a candidate's private link (write a thank-you note): {summary.note_link}")
     typer.echo("")
     # The worker is a separate process, as in production; it stops with the demo.
     worker_process = subprocess.Popen(

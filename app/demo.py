@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 import app.models  # noqa: F401 - every table registered before the first query
 from app.auth import service as auth
@@ -49,6 +51,8 @@ from app.interviews.models import Interview, InterviewCreate, InterviewKind, Int
 from app.interviews.models import ReplyChannel as Reply
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobCreate
+from app.portal import links
+from app.portal.models import CandidateLink
 from app.submissions import service as submissions
 from app.submissions.models import StageMoveCreate, Submission, SubmissionCreate
 from app.submissions.states import Stage
@@ -75,6 +79,8 @@ class DemoSummary:
     submissions: int
     interviews: int
     feedback: int
+    #: A candidate's private link to write a thank-you note for a held interview (R-TY-1).
+    note_link: str | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         return (
@@ -1009,15 +1015,39 @@ async def populate(session: AsyncSession, *, secret: str, now: datetime) -> Demo
     )
 
 
+async def _note_link(session: AsyncSession, settings: Settings, *, now: datetime) -> str | None:
+    """A thank-you note link for the latest held interview, so a newcomer can try the portal
+    at once (the invitation email itself waits for the candidate's 16:00 slot)."""
+    interview = (
+        await session.execute(
+            select(Interview)
+            .where(col(Interview.status) == InterviewStatus.held.value)
+            .order_by(col(Interview.ends_at).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if interview is None or interview.id is None:
+        return None
+    submission = await session.get(Submission, interview.submission_id)
+    assert submission is not None
+    issued = links.issue(
+        settings, candidate_id=submission.candidate_id, interview_id=interview.id, now=now
+    )
+    await session.execute(insert(CandidateLink.__table__), [issued.row])  # type: ignore[attr-defined]
+    return issued.url
+
+
 async def load_demo(settings: Settings) -> DemoSummary:
     """Load the demo agency into the (freshly migrated) database of ``settings``, in one
     transaction: either the whole agency is there, or nothing is."""
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session:
+            now = utcnow()
             summary = await populate(
-                session, secret=settings.secret_key.get_secret_value(), now=utcnow()
+                session, secret=settings.secret_key.get_secret_value(), now=now
             )
+            summary.note_link = await _note_link(session, settings, now=now)
             await session.commit()
     finally:
         await engine.dispose()
