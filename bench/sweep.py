@@ -14,7 +14,7 @@ other check is due after it. Then, per N:
 
 1. **baseline**: the minimum database work for the same 10,000 checks in plain asyncpg: one
    ``UPDATE … RETURNING`` of the due checks, one ``INSERT … SELECT unnest(…) RETURNING`` of
-   10,000 tasks, one ``COPY`` of 10,000 events, one commit;
+   10,000 tasks, one ``COPY`` each of 10,000 events and 10,000 status messages, one commit;
 2. **sweep**: ``app.sla.sweep.run_due(sessionmaker, now=T, batch=B)`` end to end (claim, fire,
    tasks, events, commits) for B in (1000, 2000), checked afterwards with SQL: 10,000 checks
    ``fired``, 10,000 tasks, 10,000 ``sla.check_fired`` events;
@@ -530,15 +530,17 @@ async def rebuild(target: Target) -> None:
 
 
 async def reset(conn: asyncpg.Connection) -> None:
-    """Back to the loaded state: the fired checks scheduled again, their tasks and events gone."""
+    """Back to the loaded state: the fired checks scheduled again, their tasks, events and
+    messages (the candidates' status updates and the clients' nudges) gone."""
     async with conn.transaction():
+        await conn.execute("DELETE FROM message")  # the load writes none
         await conn.execute("DELETE FROM event WHERE action = 'sla.check_fired'")
         await conn.execute("DELETE FROM task WHERE check_id IS NOT NULL")
         await conn.execute(
             "UPDATE sla_check SET state = 'scheduled', fired_at = NULL, claim_token = NULL, "
             "claim_expires_at = NULL, claims = 0 WHERE state <> 'scheduled'"
         )
-    await conn.execute("VACUUM ANALYZE sla_check, task, event")
+    await conn.execute("VACUUM ANALYZE sla_check, task, event, message")
     await conn.execute("CHECKPOINT")
 
 
@@ -549,18 +551,20 @@ async def verify(conn: asyncpg.Connection) -> tuple[bool, str]:
         "(SELECT count(*) FROM sla_check WHERE state = 'claimed') AS claimed, "
         "(SELECT count(*) FROM task WHERE check_id IS NOT NULL) AS tasks, "
         "(SELECT count(DISTINCT check_id) FROM task) AS task_checks, "
-        "(SELECT count(*) FROM event WHERE action = 'sla.check_fired') AS events",
+        "(SELECT count(*) FROM event WHERE action = 'sla.check_fired') AS events, "
+        "(SELECT count(*) FROM message WHERE kind = 'no_news') AS updates",
         T,
     )
     if row is None:
         raise RuntimeError("verification query returned nothing")
     ok = (
         row["fired"] == row["fired_due"] == row["tasks"] == row["task_checks"] == DUE
-        and row["events"] == DUE
+        and row["events"] == row["updates"] == DUE
         and row["claimed"] == 0
     )
     detail = (
         f"fired={row['fired']:,} tasks={row['tasks']:,} events={row['events']:,} "
+        f"updates={row['updates']:,} "
         f"claimed={row['claimed']:,}"
     )
     return ok, detail
@@ -570,7 +574,8 @@ async def verify(conn: asyncpg.Connection) -> tuple[bool, str]:
 
 
 async def baseline(conn: asyncpg.Connection) -> float:
-    """The minimum database work for the same checks: fire, tasks, events, one commit."""
+    """The minimum database work for the same checks: fire, tasks, events, status messages,
+    one commit."""
     began = time.perf_counter()
     async with conn.transaction():
         # No join in the UPDATE: joined to submission there, the planner hashes the whole
@@ -578,7 +583,8 @@ async def baseline(conn: asyncpg.Connection) -> float:
         fired = await conn.fetch(
             "UPDATE sla_check SET state = 'fired', fired_at = $1 "
             "WHERE state = 'scheduled' AND due_at <= $1 "
-            "RETURNING id, kind, due_at, breach_at, submission_id",
+            "RETURNING id, kind, due_at, breach_at, submission_id, "
+            "(SELECT candidate_id FROM submission WHERE id = submission_id) AS candidate_id",
             T,
         )
         inserted = await conn.fetch(
@@ -618,7 +624,45 @@ async def baseline(conn: asyncpg.Connection) -> float:
                 for r in fired
             ],
         )
+        # The candidate's status update per check (issue 4), the third row the sweep writes.
+        await conn.copy_records_to_table(
+            "message",
+            columns=list(MESSAGE_COLUMNS),
+            records=[
+                (
+                    "no_news",
+                    "candidate",
+                    r["candidate_id"],
+                    r["submission_id"],
+                    f"{r['kind']} check",
+                    True,
+                    r["due_at"],
+                    r["due_at"],
+                    "pending",
+                    0,
+                    r["due_at"],
+                    r["due_at"],
+                )
+                for r in fired
+            ],
+        )
     return time.perf_counter() - began
+
+
+MESSAGE_COLUMNS = (
+    "kind",
+    "audience",
+    "candidate_id",
+    "submission_id",
+    "reason",
+    "automated",
+    "due_at",
+    "send_at",
+    "state",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
 
 
 def summary(values: list[float]) -> tuple[float, float]:

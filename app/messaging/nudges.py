@@ -1,79 +1,64 @@
 """Client nudges (R-CP-2/3): a chase check also emails the job's primary contact asking for a
 decision, where the client allows automated nudges and the contact is ``open`` and did not ask
-not to be chased. The rows are written in the sweep's transaction, in one ``INSERT … SELECT``;
-the contact outbox applies the gate again when sending (policies may change meanwhile), keeps
-to one nudge per submission per 2 business days and bundles a contact's day into one digest.
+not to be chased. The sweep writes the rows in its own transaction, from the facts it has already
+loaded for the fired checks (one bulk write with the rest); the contact outbox applies the gate
+again when sending (policies may change meanwhile), keeps to one nudge per submission per 2
+business days and bundles a contact's day into one digest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, false, insert, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
-from app.clients.models import Client, Contact, ContactPolicy
-from app.core.database import UTCDateTime
-from app.jobs.models import Job
-from app.messaging.models import Audience, Message, MessageKind, MessageState
-from app.sla.models import CheckKind, SlaCheck
-from app.submissions.models import Submission
-from app.submissions.states import FINAL
-
-COLUMNS = (
-    "kind",
-    "audience",
-    "candidate_id",
-    "submission_id",
-    "contact_id",
-    "reason",
-    "automated",
-    "due_at",
-    "send_at",
-    "state",
-    "attempts",
-    "created_at",
-    "updated_at",
-)
+from app.clients.models import ContactPolicy
+from app.messaging import outbox
+from app.messaging.models import Audience, MessageKind
+from app.sla.models import CheckKind
+from app.submissions.states import FINAL, Stage
 
 
-async def enqueue_for_checks(
-    session: AsyncSession, check_ids: Sequence[int], *, now: datetime
-) -> None:
-    """One nudge per fired chase check whose contact may be nudged (none for silence)."""
-    if not check_ids:
-        return
-    stamp = bindparam("nudge_now", now, type_=UTCDateTime)
-    source = (
-        select(
-            literal(MessageKind.client_nudge.value),
-            literal(Audience.contact.value),
-            col(Submission.candidate_id),
-            col(Submission.id),
-            col(Job.primary_contact_id),
-            literal("chase check: decision nudge"),
-            literal(True),
-            col(SlaCheck.due_at),
-            col(SlaCheck.due_at),
-            literal(MessageState.pending.value),
-            literal(0),
-            stamp,
-            stamp,
-        )
-        .join(Submission, col(Submission.id) == col(SlaCheck.submission_id))
-        .join(Job, col(Job.id) == col(Submission.job_id))
-        .join(Client, col(Client.id) == col(Job.client_id))
-        .join(Contact, col(Contact.id) == col(Job.primary_contact_id))
-        .where(
-            col(SlaCheck.id).in_(list(check_ids)),
-            col(SlaCheck.kind) != CheckKind.silence.value,
-            col(Submission.stage).not_in([stage.value for stage in FINAL]),
-            col(Client.allow_automated_nudges).is_(True),
-            col(Contact.contact_policy) == ContactPolicy.open.value,
-            col(Contact.no_chase) == false(),
-        )
+class FiredCheck(Protocol):
+    """What the sweep knows of one fired check, as far as a nudge is concerned (its row)."""
+
+    kind: str
+    due_at: datetime
+    submission_id: int
+    candidate_id: int
+    stage: str
+    primary_contact_id: int | None
+    contact_policy: str | None
+    no_chase: bool | None
+    allow_automated_nudges: bool
+
+
+def may_nudge(check: FiredCheck) -> bool:
+    """A chase (not a silence) of a live submission, to an ``open`` contact who may be chased,
+    at a client that allows automated nudges (R-CP-2/3)."""
+    return (
+        check.kind != CheckKind.silence.value
+        and Stage(check.stage) not in FINAL
+        and check.primary_contact_id is not None
+        and check.allow_automated_nudges
+        and check.contact_policy == ContactPolicy.open.value
+        and check.no_chase is False
     )
-    table = Message.__table__  # type: ignore[attr-defined]
-    await session.execute(insert(table).from_select(list(COLUMNS), source))
+
+
+def rows_for(checks: Iterable[FiredCheck], *, now: datetime) -> list[dict[str, Any]]:
+    """One pending nudge message per fired check that may nudge its contact (the columns and
+    their order of ``outbox.status_row``, so both go in one bulk write)."""
+    return [
+        outbox.status_row(
+            kind=MessageKind.client_nudge,
+            submission_id=check.submission_id,
+            candidate_id=check.candidate_id,
+            due_at=check.due_at,
+            reason="chase check: decision nudge",
+            contact_id=check.primary_contact_id,
+        )
+        | {"audience": Audience.contact.value, "created_at": now, "updated_at": now}
+        for check in checks
+        if may_nudge(check)
+    ]

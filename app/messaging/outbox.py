@@ -91,7 +91,13 @@ LINKED_KINDS = {MessageKind.note_invitation, MessageKind.note_changes_requested}
 
 
 def status_row(
-    *, kind: MessageKind, submission_id: int, candidate_id: int, due_at: datetime, reason: str
+    *,
+    kind: MessageKind,
+    submission_id: int,
+    candidate_id: int,
+    due_at: datetime,
+    reason: str,
+    contact_id: int | None = None,
 ) -> dict[str, Any]:
     """A pending status message as a row (the sweep inserts many at once)."""
     return {
@@ -99,6 +105,7 @@ def status_row(
         "audience": "candidate",
         "candidate_id": candidate_id,
         "submission_id": submission_id,
+        "contact_id": contact_id,
         "reason": reason,
         "automated": True,
         "due_at": due_at,

@@ -1,19 +1,23 @@
-"""Firing due checks: claim a batch under a lease, then fire it fenced on the claim (R-SLA-6).
+"""Firing due checks exactly once, however many workers run (R-SLA-6).
 
-Two short transactions per batch:
+**PostgreSQL: one transaction per batch.** ``fire_due`` takes the due checks with ``UPDATE …
+SET state='fired' WHERE id IN (SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED)``, writes
+their tasks, events and status messages (``COPY``), and commits. Concurrent workers skip each
+other's locked rows instead of waiting on them. The lease is enforced by the server: the
+transaction runs with ``idle_in_transaction_session_timeout`` and ``statement_timeout`` set to
+the lease, so a worker that dies has its batch rolled back when its connection drops, and one
+that hangs loses its session (and its locks) once the lease has run out; either way the checks
+are still ``scheduled`` and the next worker fires them. Each check is written once per batch,
+and a batch costs a handful of round trips whatever its size (docs/decisions/0007).
 
-1. **Claim**: ``UPDATE … SET state='claimed', claim_token=T, claim_expires_at=now+lease WHERE id IN
-   (SELECT id … WHERE due AND (scheduled OR lease expired) ORDER BY due_at LIMIT n FOR UPDATE SKIP
-   LOCKED) RETURNING id``. Concurrent workers skip each other's rows instead of waiting on them;
-   SQLite has a single writer, so the same statement without row locks is already exclusive.
-2. **Fire**: ``UPDATE … SET state='fired' WHERE id IN (claimed) AND state='claimed' AND
-   claim_token=T RETURNING id`` — only the rows this worker still holds — then the tasks and
-   events for exactly those rows, in the same transaction. A worker whose lease ran out (it
-   hung, or died between the two steps) finds its token replaced and fires nothing; whoever
-   claimed the check after the lease fires it. Each check therefore fires exactly once.
+**SQLite (and any caller of ``claim``/``fire``): claim, then fire fenced on the claim.** SQLite
+has one writer and no row locks, so a batch is claimed in a short transaction (``state=
+'claimed'``, a token and a lease expiry), then fired in a second one that updates only the rows
+still ``claimed`` with this worker's token. A worker whose lease ran out finds its token replaced
+and fires nothing; whoever claimed the check after the lease fires it.
 
-Everything is set-based (a handful of statements per batch, whatever its size), which is what
-lets 10,000 due checks fire in well under a second on PostgreSQL (see docs/performance.md).
+Both paths share ``fire_checks``, which turns fired checks into recruiter tasks, events, the
+candidate's status message and client nudges.
 """
 
 from __future__ import annotations
@@ -24,13 +28,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, literal_column, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.auth.principal import SYSTEM
 from app.calendar import business_time as bt
 from app.clients.models import Client, Contact, ContactPolicy
+from app.core import bulk
 from app.events.models import Event
 from app.jobs.models import Job
 from app.messaging import nudges, outbox
@@ -101,7 +118,7 @@ async def claim(
 
 
 async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: datetime) -> int:
-    """Fire the checks this worker still holds: a task each and an event each (R-SLA)."""
+    """Fire the claimed checks this worker still holds (the claim-then-fire path)."""
     if not ids:
         return 0
     fenced = await session.execute(
@@ -115,8 +132,69 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
         .returning(col(SlaCheck.id))
         .execution_options(synchronize_session=False)
     )
-    mine = [row[0] for row in fenced.all()]
-    if not mine:
+    return await fire_checks(session, [row[0] for row in fenced.all()], now=now)
+
+
+async def bound_by_lease(session: AsyncSession, lease: timedelta) -> None:
+    """PostgreSQL: this transaction, and each of its statements, ends after ``lease`` at most,
+    so a hung worker's locks are released and its checks fire elsewhere (``SET LOCAL``)."""
+    ms = str(max(int(lease.total_seconds() * 1000), 1))
+    await session.execute(
+        text(
+            "SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
+            "set_config('statement_timeout', :ms, true)"
+        ),
+        {"ms": ms},
+    )
+
+
+async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
+    """PostgreSQL: mark up to ``limit`` due checks fired, locked until this transaction ends
+    (rolled back with it), oldest due first; rows other workers hold are skipped.
+
+    Two statements: the locking ``SELECT … FOR UPDATE SKIP LOCKED``, then an ``UPDATE`` by
+    primary key (``id = ANY(array)``). In one statement (``WHERE id IN (SELECT …)``) the planner
+    may hash-join the batch against a sequential scan of the whole table, which it did for
+    batches of 2,000 (docs/performance.md).
+    """
+    due = await session.execute(
+        select(col(SlaCheck.id))
+        .where(_due(now))
+        .order_by(col(SlaCheck.due_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids: list[int] = [row[0] for row in due.all()]
+    if not ids:
+        return []
+    await session.execute(
+        update(SlaCheck)
+        .where(col(SlaCheck.id) == any_(bindparam("ids", ids, type_=ARRAY(Integer))))
+        .values(
+            state=CheckState.fired.value,
+            fired_at=now,
+            claim_token=None,
+            claims=col(SlaCheck.claims) + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return ids
+
+
+async def fire_due(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
+) -> SweepResult:
+    """PostgreSQL: take and fire one batch in the caller's transaction (the caller commits)."""
+    await bound_by_lease(session, lease)
+    ids = await take_due(session, now=now, limit=limit)
+    fired = await fire_checks(session, ids, now=now)
+    return SweepResult(claimed=len(ids), fired=fired)
+
+
+async def fire_checks(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> int:
+    """The checks ``ids``, just marked fired in this transaction, take effect: a task each (chase
+    or decide), an event each, the candidate's status message and the client's nudge (R-SLA)."""
+    if not ids:
         return 0
     rows = (
         await session.execute(
@@ -131,6 +209,7 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
                 col(Submission.stage),
                 col(Job.primary_contact_id),
                 col(Client.calendar_id),
+                col(Client.allow_automated_nudges),
                 col(Contact.time_zone),
                 col(Contact.contact_policy),
                 col(Contact.no_chase),
@@ -139,7 +218,7 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
             .join(Job, col(Job.id) == col(Submission.job_id))
             .join(Client, col(Client.id) == col(Job.client_id))
             .outerjoin(Contact, col(Contact.id) == col(Job.primary_contact_id))
-            .where(col(SlaCheck.id).in_(mine))
+            .where(col(SlaCheck.id).in_(ids))
         )
     ).all()
     cals = await calendars.calendars_by_id(session, {row.calendar_id for row in rows})
@@ -157,15 +236,9 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
             tasks.append(_decide_task(row, now))
         else:
             tasks.append(_chase_task(row, cal, now))
-    task_ids: dict[int, int] = {}
-    if tasks:
-        # Core inserts with RETURNING go out as a few multi-row statements (insertmanyvalues);
-        # the ORM bulk path would split rows by which keys are None (thousands of statements).
-        table = Task.__table__  # type: ignore[attr-defined]
-        inserted = await session.execute(
-            insert(table).returning(table.c.id, table.c.check_id), tasks
-        )
-        task_ids = {check_id: task_id for task_id, check_id in inserted.all()}
+    writer = bulk.writer(session)
+    task_ids = await writer.insert_returning_ids(Task.__table__, tasks)  # type: ignore[attr-defined]
+    task_of = {task["check_id"]: task_id for task, task_id in zip(tasks, task_ids, strict=True)}
     events = [
         {
             "occurred_at": now,
@@ -178,13 +251,12 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
                 "check_id": row.id,
                 "kind": row.kind,
                 "due_at": row.due_at.isoformat(),
-                "task_id": task_ids.get(row.id),
+                "task_id": task_of.get(row.id),
             },
         }
         for row in rows
     ]
-    event_table = Event.__table__  # type: ignore[attr-defined]
-    await session.execute(insert(event_table).returning(event_table.c.id), events)
+    await writer.insert(Event.__table__, events)  # type: ignore[attr-defined]
     # Each check also tells the candidate where they stand (R-SLA, R-CAND-2): no news yet.
     updates = [
         outbox.status_row(
@@ -199,13 +271,12 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
     ]
     if updates:
         await outbox.supersede(session, [u["submission_id"] for u in updates])
-        message_table = Message.__table__  # type: ignore[attr-defined]
-        await session.execute(insert(message_table).returning(message_table.c.id), updates)
     # A chase also asks the job's contact for a decision by email, where allowed (R-CP-3).
-    await nudges.enqueue_for_checks(session, mine, now=now)
+    messages = updates + nudges.rows_for(rows, now=now)
+    await writer.insert(Message.__table__, messages)  # type: ignore[attr-defined]
     for submission_id in to_close:
         await _close_on_silence(session, submission_id, now)
-    return len(mine)
+    return len(ids)
 
 
 def _chase_task(row: Any, cal: bt.Calendar, now: datetime) -> dict[str, Any]:
@@ -283,20 +354,37 @@ async def run_due(
     lease: timedelta = DEFAULT_LEASE,
     max_batches: int | None = None,
 ) -> SweepResult:
-    """Claim and fire batches until nothing is due at ``now`` (or ``max_batches`` ran)."""
+    """Fire batches until nothing is due at ``now`` (or ``max_batches`` ran)."""
     claimed_total = fired_total = 0
     batches = 0
     while max_batches is None or batches < max_batches:
-        token = str(uuid.uuid4())
         async with sessionmaker() as session:
-            ids = await claim(session, now=now, limit=batch, lease=lease, token=token)
-            await session.commit()
-        if not ids:
+            if bulk.is_postgresql(session):
+                done = await fire_due(session, now=now, limit=batch, lease=lease)
+                await session.commit()
+            else:
+                done = await _claim_then_fire(sessionmaker, session, now, batch, lease)
+        if not done.claimed:
             break
-        async with sessionmaker() as session:
-            fired = await fire(session, ids=ids, token=token, now=now)
-            await session.commit()
-        claimed_total += len(ids)
-        fired_total += fired
+        claimed_total += done.claimed
+        fired_total += done.fired
         batches += 1
     return SweepResult(claimed=claimed_total, fired=fired_total)
+
+
+async def _claim_then_fire(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    now: datetime,
+    batch: int,
+    lease: timedelta,
+) -> SweepResult:
+    token = str(uuid.uuid4())
+    ids = await claim(session, now=now, limit=batch, lease=lease, token=token)
+    await session.commit()
+    if not ids:
+        return SweepResult(claimed=0, fired=0)
+    async with sessionmaker() as firing:
+        fired = await fire(firing, ids=ids, token=token, now=now)
+        await firing.commit()
+    return SweepResult(claimed=len(ids), fired=fired)

@@ -108,6 +108,15 @@ async def load_checks(sessions: Sessions) -> dict[int, SlaCheck]:
     return {check.id: check for check in rows if check.id is not None}
 
 
+async def three_due_first_checks(sessions: Sessions) -> tuple[datetime, set[int]]:
+    """Three seeded submissions; the instant their first checks are due, and those checks."""
+    await seed_submissions(sessions, 3)
+    at = await due_instant(sessions, CheckKind.first)
+    due = {i for i, c in (await load_checks(sessions)).items() if c.due_at <= at}
+    assert len(due) == 3
+    return at, due
+
+
 async def task_check_ids(sessions: Sessions) -> list[int | None]:
     """The ``check_id`` of every task there is (so a task from nowhere would show too)."""
     async with sessions() as session:
@@ -178,6 +187,30 @@ async def start_worker(
         env=_env(database),
         cwd=ROOT,
     )
+
+
+async def start_script(
+    database: WorkerDatabase, script: str, *args: str
+) -> asyncio.subprocess.Process:
+    """A Python script of the test's own, in a process of its own, on the test's database."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(database),
+        cwd=ROOT,
+    )
+
+
+async def ids_reported(proc: asyncio.subprocess.Process, word: str) -> set[int]:
+    """The check ids of the first line the script prints (``<word> id id …``)."""
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), timeout=TIMEOUT)).decode()
+    assert line.startswith(word), (line, await finish(proc))
+    return {int(part) for part in line.split()[1:]}
 
 
 async def finish(proc: asyncio.subprocess.Process) -> WorkerRun:
@@ -342,26 +375,11 @@ class TestKilledWorkersClaimIsTakenUpAfterItsLease:
     async def test_killed_workers_checks_fire_once_after_lease_not_before__R_SLA_6(
         self, worker_database: WorkerDatabase, worker_sessionmaker: Sessions
     ) -> None:
-        await seed_submissions(worker_sessionmaker, 3)
-        at = await due_instant(worker_sessionmaker, CheckKind.first)
-        due = {i for i, c in (await load_checks(worker_sessionmaker)).items() if c.due_at <= at}
-        assert len(due) == 3
+        at, due = await three_due_first_checks(worker_sessionmaker)
 
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            CLAIM_AND_HANG,
-            at.isoformat(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_env(worker_database),
-            cwd=ROOT,
-        )
+        proc = await start_script(worker_database, CLAIM_AND_HANG, at.isoformat())
         try:
-            assert proc.stdout is not None
-            line = (await asyncio.wait_for(proc.stdout.readline(), timeout=TIMEOUT)).decode()
-            assert line.startswith("claimed"), (line, await finish(proc))
-            claimed = {int(word) for word in line.split()[1:]}
+            claimed = await ids_reported(proc, "claimed")
             proc.kill()
             await proc.communicate()
         finally:
@@ -383,6 +401,119 @@ class TestKilledWorkersClaimIsTakenUpAfterItsLease:
         # And nothing fires twice on a later round.
         assert (await run_worker(worker_database, at + timedelta(minutes=10))).fired == 0
         await assert_fired_once(worker_sessionmaker, due, claims=2)
+
+
+TAKE_AND_HANG = """
+import asyncio, sys
+from datetime import datetime, timedelta
+
+from app.core.database import make_engine, make_sessionmaker
+from app.core.settings import Settings
+from app.sla import sweep
+
+
+async def main() -> None:
+    engine = make_engine(Settings().database_url)
+    async with make_sessionmaker(engine)() as session:
+        await sweep.bound_by_lease(session, timedelta(seconds=float(sys.argv[2])))
+        ids = await sweep.take_due(session, now=datetime.fromisoformat(sys.argv[1]), limit=1000)
+        print("took", *ids, flush=True)
+        await asyncio.Event().wait()  # a worker that hangs (or dies) before it commits
+
+
+asyncio.run(main())
+"""
+
+#: Sessions of this database still inside a transaction (a worker holding its batch).
+PG_OPEN_TRANSACTIONS = text(
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND xact_start IS NOT NULL"
+)
+
+on_postgresql = pytest.mark.skipif(
+    not os.environ.get("CANDOR_TEST_DATABASE_URL"),
+    reason="PostgreSQL's one-transaction batches; SQLite claims under a lease (tested above)",
+)
+
+
+@contextlib.asynccontextmanager
+async def batch_held_by_a_stopped_worker(
+    database: WorkerDatabase, sessions: Sessions, lease: timedelta
+) -> AsyncIterator[tuple[datetime, set[int], asyncio.subprocess.Process]]:
+    """Three due checks, taken in the open transaction of a worker process that then stops
+    (hangs) before it commits; while it holds them, another worker skips them."""
+    at, due = await three_due_first_checks(sessions)
+    proc = await start_script(database, TAKE_AND_HANG, at.isoformat(), str(lease.total_seconds()))
+    try:
+        assert await ids_reported(proc, "took") == due
+        assert (await sweep.run_due(sessions, now=at)).fired == 0
+        checks = await load_checks(sessions)
+        assert {checks[i].state for i in due} == {CheckState.scheduled}
+        yield at, due, proc
+    finally:
+        await reap([proc])
+
+
+async def wait_until_no_open_transaction(engine: AsyncEngine) -> None:
+    """Poll a real condition (the server holds no other transaction) until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    async with engine.connect() as conn:
+        while await conn.scalar(PG_OPEN_TRANSACTIONS):
+            await conn.rollback()
+            assert loop.time() < deadline, "the held batch was never released"
+            await asyncio.sleep(0.05)
+
+
+@on_postgresql
+class TestPostgresBatchHeldByADeadOrHungWorker:
+    """On PostgreSQL a batch is taken and fired in one transaction (R-SLA-6): the checks a
+    worker holds are locked, skipped by every other worker, and fired by the next one once the
+    holder's transaction is gone, because it died or because the server ended it at the lease.
+    """
+
+    async def test_killed_workers_batch_fires_once_by_the_next_worker__R_SLA_6(
+        self,
+        worker_database: WorkerDatabase,
+        worker_engine: AsyncEngine,
+        worker_sessionmaker: Sessions,
+    ) -> None:
+        lease = timedelta(minutes=5)
+        async with batch_held_by_a_stopped_worker(worker_database, worker_sessionmaker, lease) as (
+            at,
+            due,
+            proc,
+        ):
+            proc.kill()
+            await proc.communicate()
+        assert proc.returncode == -signal.SIGKILL
+
+        # Its transaction died with it: the next worker fires each check once, at once.
+        await wait_until_no_open_transaction(worker_engine)
+        assert (await run_worker(worker_database, at)).fired == 3
+        await assert_fired_once(worker_sessionmaker, due, claims=1)
+        assert (await run_worker(worker_database, at + timedelta(minutes=10))).fired == 0
+        await assert_fired_once(worker_sessionmaker, due, claims=1)
+
+    async def test_hung_workers_batch_fires_once_after_its_lease__R_SLA_6(
+        self,
+        worker_database: WorkerDatabase,
+        worker_engine: AsyncEngine,
+        worker_sessionmaker: Sessions,
+    ) -> None:
+        lease = timedelta(seconds=3)
+        async with batch_held_by_a_stopped_worker(worker_database, worker_sessionmaker, lease) as (
+            at,
+            due,
+            proc,
+        ):
+            # The server ends its transaction once the lease (idle in transaction) runs out;
+            # the process itself is still there, hung.
+            await wait_until_no_open_transaction(worker_engine)
+            assert proc.returncode is None
+            assert (await sweep.run_due(worker_sessionmaker, now=at)).fired == 3
+        await assert_fired_once(worker_sessionmaker, due, claims=1)
 
 
 class TestWorkerWhoseLeaseExpiredCannotFire:
