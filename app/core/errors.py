@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("candor.errors")
@@ -217,6 +217,34 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: PostgreSQL's deadlock, serialization failure and lock timeout: the transaction was rolled
+#: back whole because of other work running at the same moment, so the same request may simply
+#: be sent again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_contention(exc: DBAPIError) -> bool:
+    if getattr(exc.orig, "pgcode", None) in RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)  # SQLite's busy timeout ran out
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A request that lost a race inside the database (with a worker firing checks, say) is
+    rolled back whole; the caller is told to retry, never given a 500 for it."""
+    if not (isinstance(exc, DBAPIError) and is_contention(exc)):
+        return await _unexpected(request, exc)
+    log.warning("database contention on %s %s; answered 503", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=503,
+        slug="busy",
+        title="Busy, try again",
+        detail="The change met a concurrent one and was not made; send the same request again.",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem_response(
@@ -234,6 +262,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -39,6 +39,12 @@ class WorkerDatabase:
     sqlite_path: Path | None
 
 
+def on_postgresql(reason: str) -> pytest.MarkDecorator:
+    """For tests of what only PostgreSQL does (row locks, server-side timeouts, deadlocks); the
+    run on SQLite says why each is not for it."""
+    return pytest.mark.skipif(_server() is None, reason=reason)
+
+
 def _server() -> str | None:
     return os.environ.get("CANDOR_TEST_DATABASE_URL") or None
 

@@ -42,7 +42,7 @@ from tests.factories import (
     make_submission,
     make_user,
 )
-from tests.worker.conftest import WorkerDatabase
+from tests.worker.conftest import WorkerDatabase, on_postgresql
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The console script installed next to the interpreter running the tests (the project's venv).
@@ -431,11 +431,6 @@ PG_OPEN_TRANSACTIONS = text(
     " AND xact_start IS NOT NULL"
 )
 
-on_postgresql = pytest.mark.skipif(
-    not os.environ.get("CANDOR_TEST_DATABASE_URL"),
-    reason="PostgreSQL's one-transaction batches; SQLite claims under a lease (tested above)",
-)
-
 
 @contextlib.asynccontextmanager
 async def batch_held_by_a_stopped_worker(
@@ -466,7 +461,7 @@ async def wait_until_no_open_transaction(engine: AsyncEngine) -> None:
             await asyncio.sleep(0.05)
 
 
-@on_postgresql
+@on_postgresql("PostgreSQL's one-transaction batches; SQLite claims under a lease (tested above)")
 class TestPostgresBatchHeldByADeadOrHungWorker:
     """On PostgreSQL a batch is taken and fired in one transaction (R-SLA-6): the checks a
     worker holds are locked, skipped by every other worker, and fired by the next one once the
