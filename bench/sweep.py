@@ -16,14 +16,15 @@ other check is due after it. Then, per N:
    ``UPDATE … RETURNING`` of the due checks, one ``INSERT … SELECT unnest(…) RETURNING`` of
    10,000 tasks, one ``COPY`` each of 10,000 events and 10,000 status messages, one commit;
 2. **sweep**: ``app.sla.sweep.run_due(sessionmaker, now=T, batch=B)`` end to end (claim, fire,
-   tasks, events, commits) for B in (1000, 2000), checked afterwards with SQL: 10,000 checks
-   ``fired``, 10,000 tasks, 10,000 ``sla.check_fired`` events;
+   tasks, events, status messages and nudges, commits) for B in (1000, 2000), checked
+   afterwards with SQL: 10,000 checks ``fired``, 10,000 tasks, 10,000 ``sla.check_fired``
+   events, 10,000 ``no_news`` messages;
 3. **idle poll**, once everything is fired: ``has_due`` and a ``run_due`` that finds nothing,
    median and p95 over 200 calls, against the same probe in plain asyncpg.
 
-Between runs the fired checks go back to ``scheduled`` and their tasks and events are deleted,
-then ``VACUUM ANALYZE`` and ``CHECKPOINT``, so every run starts from the same state. Each timing
-is repeated (``--repeats``) and reported as best and median; ratios use the medians.
+Between runs the fired checks go back to ``scheduled`` and their tasks, events and messages are
+deleted, then ``VACUUM ANALYZE`` and ``CHECKPOINT``, so every run starts from the same state.
+Each timing is repeated (``--repeats``) and reported as best and median; ratios use the medians.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from app.clients.models import ContactPolicy
 from app.messaging import outbox
 from app.messaging.models import Audience, MessageKind
 from app.sla.models import CheckKind
-from app.submissions.states import FINAL, Stage
+from app.submissions.states import FINAL
 
 
 class FiredCheck(Protocol):
@@ -38,7 +38,7 @@ def may_nudge(check: FiredCheck) -> bool:
     at a client that allows automated nudges (R-CP-2/3)."""
     return (
         check.kind != CheckKind.silence.value
-        and Stage(check.stage) not in FINAL
+        and check.stage not in FINAL
         and check.primary_contact_id is not None
         and check.allow_automated_nudges
         and check.contact_policy == ContactPolicy.open.value

@@ -32,6 +32,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     Integer,
+    Select,
     and_,
     any_,
     bindparam,
@@ -132,7 +133,11 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
         .returning(col(SlaCheck.id))
         .execution_options(synchronize_session=False)
     )
-    return await fire_checks(session, [row[0] for row in fenced.all()], now=now)
+    mine = [row[0] for row in fenced.all()]
+    if not mine:
+        return 0
+    checks = select(*_CHECK_COLUMNS).where(col(SlaCheck.id).in_(mine)).subquery("fired")
+    return await fire_checks(session, (await session.execute(_facts(checks))).all(), now=now)
 
 
 async def bound_by_lease(session: AsyncSession, lease: timedelta) -> None:
@@ -149,14 +154,8 @@ async def bound_by_lease(session: AsyncSession, lease: timedelta) -> None:
 
 
 async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
-    """PostgreSQL: mark up to ``limit`` due checks fired, locked until this transaction ends
-    (rolled back with it), oldest due first; rows other workers hold are skipped.
-
-    Two statements: the locking ``SELECT … FOR UPDATE SKIP LOCKED``, then an ``UPDATE`` by
-    primary key (``id = ANY(array)``). In one statement (``WHERE id IN (SELECT …)``) the planner
-    may hash-join the batch against a sequential scan of the whole table, which it did for
-    batches of 2,000 (docs/performance.md).
-    """
+    """PostgreSQL: lock up to ``limit`` due checks until this transaction ends, oldest due
+    first; rows other workers hold are skipped (``FOR UPDATE SKIP LOCKED``)."""
     due = await session.execute(
         select(col(SlaCheck.id))
         .where(_due(now))
@@ -164,10 +163,24 @@ async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids: list[int] = [row[0] for row in due.all()]
+    return [row[0] for row in due.all()]
+
+
+async def fire_due(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
+) -> SweepResult:
+    """PostgreSQL: take and fire one batch in the caller's transaction (the caller commits).
+
+    The locked checks are marked fired by primary key (``id = ANY(array)``) in a CTE whose
+    ``RETURNING`` feeds the join that loads what firing needs: one statement. (Updating ``WHERE
+    id IN (SELECT … FOR UPDATE SKIP LOCKED)`` instead lets the planner hash-join the batch
+    against a scan of the whole table, which it did for batches of 2,000.)
+    """
+    await bound_by_lease(session, lease)
+    ids = await take_due(session, now=now, limit=limit)
     if not ids:
-        return []
-    await session.execute(
+        return SweepResult(claimed=0, fired=0)
+    checks = (
         update(SlaCheck)
         .where(col(SlaCheck.id) == any_(bindparam("ids", ids, type_=ARRAY(Integer))))
         .values(
@@ -176,57 +189,63 @@ async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[
             claim_token=None,
             claims=col(SlaCheck.claims) + 1,
         )
-        .execution_options(synchronize_session=False)
+        .returning(*_CHECK_COLUMNS)
+        .cte("fired")
     )
-    return ids
+    rows = (await session.execute(_facts(checks))).all()
+    return SweepResult(claimed=len(ids), fired=await fire_checks(session, rows, now=now))
 
 
-async def fire_due(
-    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
-) -> SweepResult:
-    """PostgreSQL: take and fire one batch in the caller's transaction (the caller commits)."""
-    await bound_by_lease(session, lease)
-    ids = await take_due(session, now=now, limit=limit)
-    fired = await fire_checks(session, ids, now=now)
-    return SweepResult(claimed=len(ids), fired=fired)
+_CHECK_COLUMNS = (
+    col(SlaCheck.id),
+    col(SlaCheck.kind),
+    col(SlaCheck.due_at),
+    col(SlaCheck.breach_at),
+    col(SlaCheck.submission_id),
+)
 
 
-async def fire_checks(session: AsyncSession, ids: Sequence[int], *, now: datetime) -> int:
-    """The checks ``ids``, just marked fired in this transaction, take effect: a task each (chase
-    or decide), an event each, the candidate's status message and the client's nudge (R-SLA)."""
-    if not ids:
-        return 0
-    rows = (
-        await session.execute(
-            select(
-                col(SlaCheck.id),
-                col(SlaCheck.kind),
-                col(SlaCheck.due_at),
-                col(SlaCheck.breach_at),
-                col(SlaCheck.submission_id),
-                col(Submission.owner_id),
-                col(Submission.candidate_id),
-                col(Submission.stage),
-                col(Job.primary_contact_id),
-                col(Client.calendar_id),
-                col(Client.allow_automated_nudges),
-                col(Contact.time_zone),
-                col(Contact.contact_policy),
-                col(Contact.no_chase),
-            )
-            .join(Submission, col(Submission.id) == col(SlaCheck.submission_id))
-            .join(Job, col(Job.id) == col(Submission.job_id))
-            .join(Client, col(Client.id) == col(Job.client_id))
-            .outerjoin(Contact, col(Contact.id) == col(Job.primary_contact_id))
-            .where(col(SlaCheck.id).in_(ids))
+def _facts(checks: Any) -> Select[Any]:
+    """What firing needs of each check in ``checks`` (a subquery or CTE of ``_CHECK_COLUMNS``):
+    its submission's owner, candidate and stage, the job's contact and its policy, the client's
+    calendar and whether it allows nudges."""
+    return (
+        select(
+            checks.c.id,
+            checks.c.kind,
+            checks.c.due_at,
+            checks.c.breach_at,
+            checks.c.submission_id,
+            col(Submission.owner_id),
+            col(Submission.candidate_id),
+            col(Submission.stage),
+            col(Job.primary_contact_id),
+            col(Client.calendar_id),
+            col(Client.allow_automated_nudges),
+            col(Contact.time_zone),
+            col(Contact.contact_policy),
+            col(Contact.no_chase),
         )
-    ).all()
+        .select_from(checks)
+        .join(Submission, col(Submission.id) == checks.c.submission_id)
+        .join(Job, col(Job.id) == col(Submission.job_id))
+        .join(Client, col(Client.id) == col(Job.client_id))
+        .outerjoin(Contact, col(Contact.id) == col(Job.primary_contact_id))
+    )
+
+
+async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: datetime) -> int:
+    """The checks of ``rows`` (``_facts``), just marked fired in this transaction, take effect:
+    a task each (chase or decide), an event each, the candidate's status message and the
+    client's nudge (R-SLA)."""
+    if not rows:
+        return 0
     cals = await calendars.calendars_by_id(session, {row.calendar_id for row in rows})
     policy = await get_policy(session)
     tasks: list[dict[str, Any]] = []
     to_close: list[int] = []
     for row in rows:
-        if Stage(row.stage) in FINAL:
+        if row.stage in FINAL:
             continue  # closed meanwhile by a path that did not stop the clock: nothing to chase
         cal = cals.get(row.calendar_id, cals[None])
         if row.kind == CheckKind.silence.value:
@@ -267,7 +286,7 @@ async def fire_checks(session: AsyncSession, ids: Sequence[int], *, now: datetim
             reason=f"{row.kind} check",
         )
         for row in rows
-        if Stage(row.stage) not in FINAL and row.submission_id not in to_close
+        if row.stage not in FINAL and row.submission_id not in to_close
     ]
     if updates:
         await outbox.supersede(session, [u["submission_id"] for u in updates])
@@ -276,7 +295,7 @@ async def fire_checks(session: AsyncSession, ids: Sequence[int], *, now: datetim
     await writer.insert(Message.__table__, messages)  # type: ignore[attr-defined]
     for submission_id in to_close:
         await _close_on_silence(session, submission_id, now)
-    return len(ids)
+    return len(rows)
 
 
 def _chase_task(row: Any, cal: bt.Calendar, now: datetime) -> dict[str, Any]:
