@@ -1,9 +1,9 @@
 """Firing due checks exactly once, however many workers run (R-SLA-6).
 
-**PostgreSQL: one transaction per batch.** ``fire_due`` takes the due checks with ``UPDATE …
-SET state='fired' WHERE id IN (SELECT … ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED)``, writes
-their tasks, events and status messages (``COPY``), and commits. Concurrent workers skip each
-other's locked rows instead of waiting on them. The lease is enforced by the server: the
+**PostgreSQL: one transaction per batch.** ``fire_due`` locks the due checks (``SELECT … ORDER
+BY due_at LIMIT n FOR UPDATE SKIP LOCKED``), marks them fired by primary key, writes their tasks,
+events, status messages and nudges (``COPY``), and commits. Concurrent workers skip each other's
+locked rows instead of waiting on them. The lease is enforced by the server: the
 transaction runs with ``idle_in_transaction_session_timeout`` and ``statement_timeout`` set to
 the lease, so a worker that dies has its batch rolled back when its connection drops, and one
 that hangs loses its session (and its locks) once the lease has run out; either way the checks
