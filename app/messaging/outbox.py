@@ -867,8 +867,10 @@ def _end_of_day(day: date, time_zone: str) -> datetime:
 
 
 #: Recipients per chunk: each chunk is sent and recorded in its own transaction, so a crash
-#: repeats at most the chunks it had in flight.
-CHUNK = MAX_IN_FLIGHT
+#: repeats at most the chunks it had in flight. Larger chunks spread the chunk's ten or so
+#: statements and its commit over more emails; 32 was the best of 16-64 on the drain benchmark
+#: (docs/performance.md) while keeping what a crash repeats small.
+CHUNK = 32
 #: Chunks a worker has in flight at once on PostgreSQL: chunk n+1 is claimed, gated and
 #: composed while chunk n's emails are at the provider. SQLite has one writer, and a session
 #: bound to one connection (the tests') can run only one transaction: there, one.

@@ -22,7 +22,9 @@ found and counted. The test prints that count.
 
 The bound: a worker has at most ``outbox.PIPELINE`` chunks in flight on PostgreSQL (one on
 SQLite), so one kill repeats at most ``outbox.MAX_REPEATED_PER_CRASH`` emails, and 20 kills at
-most 20 times that; the test holds the run to it.
+most 20 times that; the test holds the run to it. (Each round waits for 1-8 more accepted
+emails, counting re-sends, so most kills land inside the first chunks of the run, which each
+next worker sends again: that is where the repeats of one message id come from.)
 """
 
 from __future__ import annotations
