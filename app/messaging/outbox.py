@@ -21,12 +21,13 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from app.auth.keys import generate_key
 from app.auth.models import User
@@ -304,13 +305,10 @@ class _Context:
     interview_day: dict[int, date] = field(default_factory=dict)
 
 
-async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Context:
-    """One round trip: the submission's people and job, and per submission (as correlated
-    subqueries on indexed columns) whether the address is suppressed, the last status email
-    sent, the next planned check and the latest interview."""
-    ctx = _Context()
-    if not submission_ids:
-        return ctx
+@cache
+def _context_query() -> Any:
+    """Built once: a statement object reused across chunks keeps its cache key, which this one
+    (four joins, four subqueries) is costly to compute per execution."""
     submission_id = col(Submission.id)
     suppressed = (
         select(col(Suppression.email))
@@ -343,7 +341,7 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Cont
         .scalar_subquery()
         .label("last_interview")
     )
-    rows: Any = await session.execute(
+    return (
         select(
             submission_id,
             col(Candidate.first_name),
@@ -364,7 +362,20 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Cont
         .join(Job, col(Job.id) == col(Submission.job_id))
         .join(Client, col(Client.id) == col(Job.client_id))
         .join(User, col(User.id) == col(Submission.owner_id))
-        .where(submission_id.in_(submission_ids))
+        .where(submission_id.in_(bindparam("submission_ids", expanding=True)))
+    )
+
+
+async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Context:
+    """One round trip: the submission's people and job, and per submission (as correlated
+    subqueries on indexed columns) whether the address is suppressed, the last status email
+    sent, the next planned check and the latest interview."""
+    ctx = _Context()
+    if not submission_ids:
+        return ctx
+    connection = await session.connection()
+    rows: Any = await connection.execute(
+        _context_query(), {"submission_ids": sorted(submission_ids)}
     )
     for row in rows:
         ctx.rows[row.id] = row
@@ -435,6 +446,25 @@ class Taken:
                 setattr(self, name, values[name])
 
 
+@cache
+def _take_statement() -> Any:
+    table = _messages()
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(bindparam("ids", expanding=True)),
+            table.c.state == MessageState.sending.value,
+            table.c.claim_token == bindparam("token"),
+        )
+        .values(updated_at=bindparam("now"))
+        .returning(*(table.c[name] for name in _TAKEN))
+    )
+
+
+def _messages() -> Any:
+    return Message.__table__  # type: ignore[attr-defined]
+
+
 async def take(session: AsyncSession, *, ids: list[int], token: str, now: datetime) -> list[Taken]:
     """The claimed messages this worker still holds (its lease not taken over), fenced and read
     in one statement.
@@ -442,35 +472,32 @@ async def take(session: AsyncSession, *, ids: list[int], token: str, now: dateti
     Write first: the fenced UPDATE takes SQLite's write lock at the start of the transaction (a
     transaction that reads, then writes after another worker committed, is refused).
     """
-    table = Message.__table__  # type: ignore[attr-defined]
-    held = await session.execute(
-        update(table)
-        .where(
-            table.c.id.in_(ids),
-            table.c.state == MessageState.sending.value,
-            table.c.claim_token == token,
-        )
-        .values(updated_at=now)
-        .returning(*(table.c[name] for name in _TAKEN))
-    )
+    connection = await session.connection()
+    held = await connection.execute(_take_statement(), {"ids": ids, "token": token, "now": now})
     return sorted((Taken(*row) for row in held.tuples().all()), key=lambda m: m.id)
 
 
 async def save(session: AsyncSession, messages: list[Taken]) -> None:
     """Write what the drain decided, one executemany per set of changed columns (usually one:
     every message sent). Each message also gives its claim up."""
-    table = Message.__table__  # type: ignore[attr-defined]
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for message in messages:
         values = message.changes | {"claim_token": None}
         groups[tuple(sorted(values))].append({"b_id": message.id, **values})
+    connection = await session.connection()
     for names, params in groups.items():
-        await session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({name: bindparam(name) for name in names}),
-            params,
-        )
+        await connection.execute(_save_statement(names), params)
+
+
+@lru_cache(maxsize=32)
+def _save_statement(names: tuple[str, ...]) -> Any:
+    """One UPDATE by primary key per set of changed columns (a handful of sets exist)."""
+    table = _messages()
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(name) for name in names})
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,12 +566,12 @@ async def process(
         _compose(group, ctx, now=now, settings=settings, batch=batch, digest_time=digest_time)
         for group in sendable.values()
     ]
+    connection = await session.connection()
     if outgoing:
         # Written before sending: a link in an email that went out always works.
-        table = OptOutToken.__table__  # type: ignore[attr-defined]
-        await session.execute(insert(table), [out.opt_out for out in outgoing])
+        await connection.execute(_insert(OptOutToken), [out.opt_out for out in outgoing])
         link_rows = [row for out in outgoing for row in out.links]
-        await session.execute(insert(CandidateLink.__table__), link_rows)  # type: ignore[attr-defined]
+        await connection.execute(_insert(CandidateLink), link_rows)
     outcomes = await send_all(backend, [out.email for out in outgoing])
     settled: list[dict[str, Any]] = []
     promises: list[dict[str, Any]] = []
@@ -580,7 +607,7 @@ async def process(
     await save(session, messages)
     await _settle_promises(session, settled, promises, now=now)
     if events:
-        await session.execute(insert(MessageEvent), events)
+        await connection.execute(_insert(MessageEvent), events)
     await _failure_tasks(session, failed, now)
     return result
 
@@ -830,24 +857,35 @@ async def _settle_promises(
     time), and the dates it states become the new promises (R-CAND-1). One executemany and one
     multi-row insert for the chunk; a submission is in at most one email of a chunk (one
     recipient's messages are never split), so the order per email is kept."""
+    connection = await session.connection()
     if settled:
-        table = Promise.__table__  # type: ignore[attr-defined]
-        await session.execute(
-            update(table)
-            .where(
-                table.c.submission_id == bindparam("b_submission"),
-                table.c.state == PromiseState.open.value,
-                table.c.due_by_at >= now,
-            )
-            .values(
-                state=PromiseState.kept.value,
-                settled_at=now,
-                settled_by_message_id=bindparam("b_lead"),
-            ),
-            settled,
-        )
+        await connection.execute(_keep_statement(), [p | {"b_now": now} for p in settled])
     if promises:
-        await session.execute(insert(Promise.__table__), promises)  # type: ignore[attr-defined]
+        await connection.execute(_insert(Promise), promises)
+
+
+@cache
+def _keep_statement() -> Any:
+    table = Promise.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            table.c.submission_id == bindparam("b_submission"),
+            table.c.state == PromiseState.open.value,
+            table.c.due_by_at >= bindparam("b_now"),
+        )
+        .values(
+            state=PromiseState.kept.value,
+            settled_at=bindparam("b_now"),
+            settled_by_message_id=bindparam("b_lead"),
+        )
+    )
+
+
+@cache
+def _insert(model: type[SQLModel]) -> Any:
+    """A Core multi-row INSERT of ``model``'s table (no ORM bulk machinery per row)."""
+    return insert(model.__table__)  # type: ignore[attr-defined]
 
 
 async def break_overdue_promises(session: AsyncSession, *, now: datetime) -> None:
