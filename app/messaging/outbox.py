@@ -305,6 +305,11 @@ class _Context:
     interview_day: dict[int, date] = field(default_factory=dict)
 
 
+def _per_submission(aggregate: Any, label: str, *where: Any) -> Any:
+    """A correlated scalar subquery: one value per row of the outer query's submission."""
+    return select(aggregate).where(*where).scalar_subquery().label(label)
+
+
 @cache
 def _context_query() -> Any:
     """Built once: a statement object reused across chunks keeps its cache key, which this one
@@ -316,30 +321,24 @@ def _context_query() -> Any:
         .exists()
         .label("suppressed")
     )
-    last_sent = (
-        select(func.max(col(Message.sent_at)))
-        .where(
-            col(Message.submission_id) == submission_id,
-            col(Message.state).in_(SENT_STATES),
-            col(Message.kind).in_(STATUS_KIND_VALUES),
-        )
-        .scalar_subquery()
-        .label("last_sent")
+    last_sent = _per_submission(
+        func.max(col(Message.sent_at)),
+        "last_sent",
+        col(Message.submission_id) == submission_id,
+        col(Message.state).in_(SENT_STATES),
+        col(Message.kind).in_(STATUS_KIND_VALUES),
     )
-    next_check = (
-        select(func.min(col(SlaCheck.due_at)))
-        .where(
-            col(SlaCheck.submission_id) == submission_id,
-            col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
-        )
-        .scalar_subquery()
-        .label("next_check")
+    next_check = _per_submission(
+        func.min(col(SlaCheck.due_at)),
+        "next_check",
+        col(SlaCheck.submission_id) == submission_id,
+        col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
     )
-    last_interview = (
-        select(func.max(col(Interview.starts_at)))
-        .where(col(Interview.submission_id) == submission_id, col(Interview.status) != "cancelled")
-        .scalar_subquery()
-        .label("last_interview")
+    last_interview = _per_submission(
+        func.max(col(Interview.starts_at)),
+        "last_interview",
+        col(Interview.submission_id) == submission_id,
+        col(Interview.status) != "cancelled",
     )
     return (
         select(

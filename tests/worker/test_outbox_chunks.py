@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 
 from app.core.settings import Settings
 from app.messaging import outbox
@@ -18,13 +17,12 @@ from app.messaging.backends import CUSTOM_ARG, SendGridBackend
 from app.messaging.models import (
     Message,
     MessageEvent,
-    MessageKind,
     MessageState,
     Promise,
     PromiseState,
 )
 from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.factories import make_candidate, make_client, make_contact, make_job, make_submission
+from tests.factories import make_due_status_messages
 from tests.mailing import KEY
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -40,55 +38,31 @@ async def seed(sessions: Sessions) -> dict[int, list[int]]:
     """Each candidate submitted twice, a no-news message per submission (both due in one slot,
     so they go as one digest), and an open promise per submission still in time. Answers the
     submissions per candidate."""
-    by_candidate: dict[int, list[int]] = {}
     async with sessions() as session:
-        client = await make_client(session)
-        contact = await make_contact(session, client_id=client.id)
-        first = await make_candidate(session, time_zone="UTC")
-        job = await make_job(
-            session, client_id=client.id, owner_id=first.owner_id, primary_contact_id=contact.id
+        due = await make_due_status_messages(
+            session,
+            candidates=CANDIDATES,
+            jobs=2,
+            submissions_each=2,
+            submitted_at=SUBMITTED_AT,
+            due_at=DUE_AT,
+            reason="no news for a while",
         )
-        other = await make_job(
-            session, client_id=client.id, owner_id=first.owner_id, primary_contact_id=contact.id
-        )
-        messages, promises = [], []
-        for n in range(CANDIDATES):
-            candidate = (
-                first
-                if n == 0
-                else await make_candidate(session, owner_id=first.owner_id, time_zone="UTC")
-            )
-            assert candidate.id is not None
-            for on in (job, other):
-                submission = await make_submission(
-                    session, candidate_id=candidate.id, job_id=on.id, submitted_at=SUBMITTED_AT
-                )
-                assert submission.id is not None
-                by_candidate.setdefault(candidate.id, []).append(submission.id)
-                messages.append(
-                    outbox.status_row(
-                        kind=MessageKind.no_news,
-                        submission_id=submission.id,
-                        candidate_id=candidate.id,
-                        due_at=DUE_AT,
-                        reason="no news for a while",
-                    )
-                )
-        inserted = await session.execute(
-            insert(Message).returning(col(Message.id), col(Message.submission_id)), messages
-        )
-        for message_id, submission_id in inserted.tuples().all():
-            promises.append(
-                {
-                    "submission_id": submission_id,
-                    "message_id": message_id,
-                    "promised_date": date(2025, 3, 4),
-                    "due_by_at": datetime(2025, 3, 5, tzinfo=UTC),
-                    "state": PromiseState.open.value,
-                }
-            )
+        promises = [
+            {
+                "submission_id": message.submission_id,
+                "message_id": message.id,
+                "promised_date": date(2025, 3, 4),
+                "due_by_at": datetime(2025, 3, 5, tzinfo=UTC),
+                "state": PromiseState.open.value,
+            }
+            for message in due
+        ]
         await session.execute(insert(Promise), promises)
         await session.commit()
+    by_candidate: dict[int, list[int]] = {}
+    for message in due:
+        by_candidate.setdefault(message.candidate_id, []).append(message.submission_id)
     return by_candidate
 
 

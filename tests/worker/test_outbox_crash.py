@@ -38,15 +38,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.messaging.backends import CUSTOM_ARG
-from app.messaging.models import Message, MessageKind, MessageState
-from app.messaging.outbox import MAX_REPEATED_PER_CRASH, status_row
+from app.messaging.models import Message, MessageState
+from app.messaging.outbox import MAX_REPEATED_PER_CRASH
 from app.messaging.sendgrid_standin import AcceptedMail, SendGridStandIn
-from tests.factories import make_candidate, make_client, make_contact, make_job, make_submission
+from tests.factories import make_due_status_messages
 from tests.worker.conftest import WorkerDatabase
 from tests.worker.test_exactly_once import TIMEOUT, WorkerRun, finish, reap
 
@@ -78,37 +78,14 @@ async def seed_messages(sessions: Sessions) -> set[int]:
     """200 candidates in UTC, each submitted once (through the services, as the system), and a
     pending no-news message per submission, due the morning of ``T``. Committed."""
     async with sessions() as session:
-        client = await make_client(session)
-        contact = await make_contact(session, client_id=client.id)
-        candidate = await make_candidate(session, time_zone="UTC")
-        owner_id = candidate.owner_id
-        jobs = [
-            await make_job(
-                session, client_id=client.id, owner_id=owner_id, primary_contact_id=contact.id
-            )
-            for _ in range(10)
-        ]
-        rows = []
-        for n in range(MESSAGES):
-            if n:
-                candidate = await make_candidate(session, owner_id=owner_id, time_zone="UTC")
-            submission = await make_submission(
-                session,
-                candidate_id=candidate.id,
-                job_id=jobs[n % len(jobs)].id,
-                submitted_at=SUBMITTED_AT,
-            )
-            assert submission.id is not None and candidate.id is not None
-            rows.append(
-                status_row(
-                    kind=MessageKind.no_news,
-                    submission_id=submission.id,
-                    candidate_id=candidate.id,
-                    due_at=DUE_AT,
-                    reason="no news for a while",
-                )
-            )
-        await session.execute(insert(Message), rows)
+        await make_due_status_messages(
+            session,
+            candidates=MESSAGES,
+            jobs=10,
+            submitted_at=SUBMITTED_AT,
+            due_at=DUE_AT,
+            reason="no news for a while",
+        )
         await session.commit()
     async with sessions() as session:
         pending = await session.scalars(
