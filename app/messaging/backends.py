@@ -1,7 +1,8 @@
 """Delivery backends, chosen by ``CANDOR_EMAIL_BACKEND``: console and file for development,
-SendGrid (through the real ``sendgrid`` library) for production and for tests against the local
-stand-in. Each email carries Candor's message id as its only custom arg: it finds duplicates and
-joins provider events to messages, and it is not personal data (R-PV)."""
+SendGrid (payloads built by the real ``sendgrid`` library, posted with ``aiohttp``) for
+production and for tests against the local stand-in. Each email carries Candor's message id as
+its only custom arg: it finds duplicates and joins provider events to messages, and it is not
+personal data (R-PV)."""
 
 from __future__ import annotations
 

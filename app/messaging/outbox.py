@@ -8,8 +8,10 @@ gets in one slot into one email (a digest), sends it, and records the promise it
 that dies mid-delivery loses nothing: its claims expire and are taken up again; the price is that
 an email accepted by the provider just before the crash can be sent twice (at-least-once), and
 the message id carried to the provider makes such duplicates findable. Sends go out in chunks of
-``MAX_IN_FLIGHT`` recipients, each chunk recorded in its own transaction, so a crash can repeat at
-most the one chunk that was in flight.
+``CHUNK`` recipients, each chunk sent and recorded in its own transaction, at most ``PIPELINE``
+chunks at once, so a crash can repeat at most the chunks that were in flight
+(``MAX_REPEATED_PER_CRASH`` emails). A chunk's database work is set-based: about ten statements
+whatever its size (decision record 0008).
 """
 
 from __future__ import annotations
