@@ -131,5 +131,9 @@ def standin() -> Iterator[SendGridStandIn]:
 
 
 @pytest.fixture
-def mailer(connection: AsyncConnection, standin: SendGridStandIn) -> Mailer:
-    return Mailer(connection, standin)
+async def mailer(connection: AsyncConnection, standin: SendGridStandIn) -> AsyncIterator[Mailer]:
+    mailer = Mailer(connection, standin)
+    try:
+        yield mailer
+    finally:
+        await mailer.aclose()

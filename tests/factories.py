@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import service as auth_service
@@ -27,6 +28,8 @@ from app.interviews import service as interviews
 from app.interviews.models import Interview, InterviewCreate
 from app.jobs import service as jobs
 from app.jobs.models import Job, JobCreate
+from app.messaging.models import Message, MessageKind
+from app.messaging.outbox import status_row
 from app.submissions import service as submissions
 from app.submissions.models import Submission, SubmissionCreate
 from app.tasks.models import Task, TaskKind
@@ -184,3 +187,65 @@ async def make_task(session: AsyncSession, **overrides: Any) -> Task:
     session.add(task)
     await session.flush()
     return task
+
+
+@dataclass(frozen=True, slots=True)
+class DueMessage:
+    id: int
+    candidate_id: int
+    submission_id: int
+
+
+async def make_due_status_messages(
+    session: AsyncSession,
+    *,
+    candidates: int,
+    jobs: int,
+    submitted_at: datetime,
+    due_at: datetime,
+    reason: str,
+    submissions_each: int = 1,
+) -> list[DueMessage]:
+    """``candidates`` candidates in UTC under one recruiter, each submitted ``submissions_each``
+    times (through the services, backdated to ``submitted_at``) to ``jobs`` jobs of one client
+    in turn, and one pending no-news status message per submission due at ``due_at`` (what the
+    outbox tests and the drain benchmark deliver). Not committed."""
+    client = await make_client(session)
+    contact = await make_contact(session, client_id=client.id)
+    first = await make_candidate(session, time_zone="UTC")
+    openings = [
+        await make_job(
+            session, client_id=client.id, owner_id=first.owner_id, primary_contact_id=contact.id
+        )
+        for _ in range(jobs)
+    ]
+    rows: list[dict[str, Any]] = []
+    for n in range(candidates):
+        candidate = (
+            first
+            if n == 0
+            else await make_candidate(session, owner_id=first.owner_id, time_zone="UTC")
+        )
+        assert candidate.id is not None
+        for k in range(submissions_each):
+            submission = await make_submission(
+                session,
+                candidate_id=candidate.id,
+                job_id=openings[(n * submissions_each + k) % jobs].id,
+                submitted_at=submitted_at,
+            )
+            assert submission.id is not None
+            rows.append(
+                status_row(
+                    kind=MessageKind.no_news,
+                    submission_id=submission.id,
+                    candidate_id=candidate.id,
+                    due_at=due_at,
+                    reason=reason,
+                )
+            )
+    table = Message.__table__  # type: ignore[attr-defined]
+    inserted = await session.execute(
+        insert(table).returning(table.c.id, table.c.candidate_id, table.c.submission_id), rows
+    )
+    return [DueMessage(*row) for row in inserted.tuples().all()]

@@ -28,6 +28,9 @@ class Mailer:
             api_key=KEY, base_url=standin.base_url, sandbox=False, timeout=5
         )
 
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
     async def step(self, now: str) -> list[AcceptedMail]:
         """One worker round at ``now``; answers the emails it delivered."""
         before = len(self.standin.accepted)

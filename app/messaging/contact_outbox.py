@@ -64,7 +64,7 @@ class _Facts:
     notes: dict[int, Any]
 
 
-async def _facts(session: AsyncSession, messages: list[Message]) -> _Facts:
+async def _facts(session: AsyncSession, messages: list[outbox.Taken]) -> _Facts:
     contact_ids = {m.contact_id for m in messages if m.contact_id is not None}
     submission_ids = {m.submission_id for m in messages if m.submission_id is not None}
     note_ids = {m.note_id for m in messages if m.note_id is not None}
@@ -158,20 +158,15 @@ async def process(
 ) -> outbox.DrainResult:
     """Gate, bundle, send and record the claimed contact messages this worker still holds."""
     result = outbox.DrainResult()
-    mine = await outbox.fence(session, ids=ids, token=token, now=now)
-    if not mine:
+    messages = await outbox.take(session, ids=ids, token=token, now=now)
+    if not messages:
         return result
-    messages = list(
-        (await session.execute(select(Message).where(col(Message.id).in_(mine)))).scalars()
-    )
     facts = await _facts(session, messages)
     agency = await calendars.default_calendar(session)
     events: list[dict[str, Any]] = []
-    notes: list[Message] = []
-    nudges: dict[int, list[Message]] = defaultdict(list)
+    notes: list[outbox.Taken] = []
+    nudges: dict[int, list[outbox.Taken]] = defaultdict(list)
     for message in messages:
-        assert message.id is not None
-        message.claim_token = None
         contact = facts.contacts.get(message.contact_id or 0)
         submission = facts.submissions.get(message.submission_id or 0)
         is_note = message.kind == MessageKind.thank_you_note
@@ -180,7 +175,7 @@ async def process(
             or submission is None
             or (is_note and message.note_id not in facts.notes)
         ):
-            message.state, message.gate_rule = MessageState.refused, "record gone"
+            message.set(state=MessageState.refused.value, gate_rule="record gone")
             result.refused += 1
             continue
         verdict = gate.decide_contact(
@@ -200,15 +195,16 @@ async def process(
         )
         if verdict.action == "refuse":
             assert verdict.rule is not None
-            message.state, message.gate_rule = MessageState.refused, str(verdict.rule)
+            message.set(state=MessageState.refused.value, gate_rule=str(verdict.rule))
             events.append(outbox._event(message.id, now, "refused", str(verdict.rule)))
             result.refused += 1
             if is_note:
                 await _note_refused(session, message, contact, submission, verdict.rule, now)
         elif verdict.action == "hold":
             assert verdict.until is not None
-            message.state, message.send_at = MessageState.pending, verdict.until
-            message.gate_rule = str(verdict.rule)
+            message.set(
+                state=MessageState.pending.value, send_at=verdict.until, gate_rule=str(verdict.rule)
+            )
             events.append(
                 outbox._event(message.id, now, "held", f"{verdict.rule} until {verdict.until}")
             )
@@ -219,9 +215,10 @@ async def process(
             nudges[contact.id].append(message)
     outgoing = [_note_email(m, facts, settings) for m in notes]
     outgoing += [_nudge_email(group, facts, settings) for group in nudges.values()]
-    outcomes = await outbox._send_all(backend, [out.email for out in outgoing])
+    outcomes = await outbox.send_all(backend, [out.email for out in outgoing])
     for out, outcome in zip(outgoing, outcomes, strict=True):
         result.add(_record(out, outcome, now=now, events=events))
+    await outbox.save(session, messages)
     if events:
         await session.execute(insert(MessageEvent), events)
     return result
@@ -229,7 +226,7 @@ async def process(
 
 async def _note_refused(
     session: AsyncSession,
-    message: Message,
+    message: outbox.Taken,
     contact: Any,
     submission: Any,
     rule: gate.Rule,
@@ -258,12 +255,12 @@ async def _note_refused(
 
 @dataclass
 class _Out:
-    group: list[Message]
+    group: list[outbox.Taken]
     email: OutgoingEmail
     rendered: Rendered
 
 
-def _note_email(message: Message, facts: _Facts, settings: Settings) -> _Out:
+def _note_email(message: outbox.Taken, facts: _Facts, settings: Settings) -> _Out:
     contact = facts.contacts[message.contact_id or 0]
     submission = facts.submissions[message.submission_id or 0]
     note = facts.notes[message.note_id or 0]
@@ -284,7 +281,7 @@ def _note_email(message: Message, facts: _Facts, settings: Settings) -> _Out:
     return _Out([message], _email(message, contact, [submission], rendered, settings), rendered)
 
 
-def _nudge_email(group: list[Message], facts: _Facts, settings: Settings) -> _Out:
+def _nudge_email(group: list[outbox.Taken], facts: _Facts, settings: Settings) -> _Out:
     """One digest per contact: one line per submission (repeats of one submission merge)."""
     group.sort(key=lambda m: (m.due_at, m.id or 0))
     contact = facts.contacts[group[0].contact_id or 0]
@@ -321,7 +318,7 @@ def _nudge_email(group: list[Message], facts: _Facts, settings: Settings) -> _Ou
 
 
 def _email(
-    lead: Message, contact: Any, rows: list[Any], rendered: Rendered, settings: Settings
+    lead: outbox.Taken, contact: Any, rows: list[Any], rendered: Rendered, settings: Settings
 ) -> OutgoingEmail:
     """From the agency, the owner recruiter(s) in copy, the first as reply-to (R-CP-1)."""
     assert lead.id is not None
@@ -371,16 +368,7 @@ async def drain(
             await session.commit()
         if not ids:
             return total
-        async with sessionmaker() as session:
-            rows = await session.execute(
-                select(col(Message.id), col(Message.contact_id)).where(col(Message.id).in_(ids))
-            )
-            by_contact: dict[int, list[int]] = defaultdict(list)
-            for message_id, contact_id in rows.all():
-                by_contact[contact_id or 0].append(message_id)
-        groups = list(by_contact.values())
-        for start in range(0, len(groups), MAX_IN_FLIGHT):
-            chunk = [i for group in groups[start : start + MAX_IN_FLIGHT] for i in group]
+        for chunk in outbox.chunks(ids, MAX_IN_FLIGHT):
             async with sessionmaker() as session:
                 done = await process(
                     session, ids=chunk, token=token, now=now, backend=backend, settings=settings

@@ -8,8 +8,10 @@ gets in one slot into one email (a digest), sends it, and records the promise it
 that dies mid-delivery loses nothing: its claims expire and are taken up again; the price is that
 an email accepted by the provider just before the crash can be sent twice (at-least-once), and
 the message id carried to the provider makes such duplicates findable. Sends go out in chunks of
-``MAX_IN_FLIGHT`` recipients, each chunk recorded in its own transaction, so a crash can repeat at
-most the one chunk that was in flight.
+``CHUNK`` recipients, each chunk sent and recorded in its own transaction, at most ``PIPELINE``
+chunks at once, so a crash can repeat at most the chunks that were in flight
+(``MAX_REPEATED_PER_CRASH`` emails). A chunk's database work is set-based: about ten statements
+whatever its size (decision record 0008).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel, col
 
 from app.auth.keys import generate_key
 from app.auth.models import User
@@ -265,8 +268,10 @@ async def claim(
     lease: timedelta,
     token: str,
     audience: Audience = Audience.candidate,
-) -> list[int]:
-    """Take up to ``limit`` due messages to one audience (candidates or client contacts)."""
+) -> list[tuple[int, int]]:
+    """Take up to ``limit`` due messages to one audience (candidates or client contacts).
+    Answers ``(message id, recipient id)`` pairs: the candidate's, or the contact's, so the
+    caller can keep one person's messages together (they may go as one digest)."""
     candidates = (
         select(col(Message.id))
         .where(_due(now, audience))
@@ -274,19 +279,33 @@ async def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    recipient = col(Message.candidate_id if audience == Audience.candidate else Message.contact_id)
     result = await session.execute(
         update(Message)
         .where(col(Message.id).in_(candidates.scalar_subquery()))
         .values(state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease)
-        .returning(col(Message.id))
+        .returning(col(Message.id), recipient)
         .execution_options(synchronize_session=False)
     )
-    return [row[0] for row in result.all()]
+    return [(message_id or 0, who or 0) for message_id, who in result.tuples().all()]
+
+
+def chunks(claimed: list[tuple[int, int]], size: int) -> list[list[int]]:
+    """The claimed ids in chunks of at most ``size`` recipients, each recipient's messages in
+    one chunk (they may go as one digest)."""
+    by_recipient: dict[int, list[int]] = defaultdict(list)
+    for message_id, who in claimed:
+        by_recipient[who].append(message_id)
+    groups = list(by_recipient.values())
+    return [
+        [i for group in groups[start : start + size] for i in group]
+        for start in range(0, len(groups), size)
+    ]
 
 
 @dataclass
 class _Context:
-    """Everything a batch needs about its submissions, loaded in a few queries."""
+    """Everything a chunk needs about its submissions, loaded in one query."""
 
     rows: dict[int, Any] = field(default_factory=dict)
     suppressed: set[str] = field(default_factory=set)
@@ -295,11 +314,44 @@ class _Context:
     interview_day: dict[int, date] = field(default_factory=dict)
 
 
-async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Context:
-    ctx = _Context()
-    rows: Any = await session.execute(
+def _per_submission(aggregate: Any, label: str, *where: Any) -> Any:
+    """A correlated scalar subquery: one value per row of the outer query's submission."""
+    return select(aggregate).where(*where).scalar_subquery().label(label)
+
+
+@cache
+def _context_query() -> Any:
+    """Built once: a statement object reused across chunks keeps its cache key, which this one
+    (four joins, four subqueries) is costly to compute per execution."""
+    submission_id = col(Submission.id)
+    suppressed = (
+        select(col(Suppression.email))
+        .where(col(Suppression.email) == col(Candidate.email))
+        .exists()
+        .label("suppressed")
+    )
+    last_sent = _per_submission(
+        func.max(col(Message.sent_at)),
+        "last_sent",
+        col(Message.submission_id) == submission_id,
+        col(Message.state).in_(SENT_STATES),
+        col(Message.kind).in_(STATUS_KIND_VALUES),
+    )
+    next_check = _per_submission(
+        func.min(col(SlaCheck.due_at)),
+        "next_check",
+        col(SlaCheck.submission_id) == submission_id,
+        col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
+    )
+    last_interview = _per_submission(
+        func.max(col(Interview.starts_at)),
+        "last_interview",
+        col(Interview.submission_id) == submission_id,
+        col(Interview.status) != "cancelled",
+    )
+    return (
         select(
-            col(Submission.id),
+            submission_id,
             col(Candidate.first_name),
             col(Candidate.email),
             col(Candidate.time_zone),
@@ -309,50 +361,41 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Cont
             col(Client.confidential),
             col(User.name).label("recruiter_name"),
             col(User.email).label("recruiter_email"),
+            suppressed,
+            last_sent,
+            next_check,
+            last_interview,
         )
         .join(Candidate, col(Candidate.id) == col(Submission.candidate_id))
         .join(Job, col(Job.id) == col(Submission.job_id))
         .join(Client, col(Client.id) == col(Job.client_id))
         .join(User, col(User.id) == col(Submission.owner_id))
-        .where(col(Submission.id).in_(submission_ids))
+        .where(submission_id.in_(bindparam("submission_ids", expanding=True)))
     )
-    ctx.rows = {row.id: row for row in rows}
-    emails = {row.email for row in ctx.rows.values()}
-    if emails:
-        found = await session.execute(
-            select(col(Suppression.email)).where(col(Suppression.email).in_(emails))
-        )
-        ctx.suppressed = set(found.scalars())
-    last = await session.execute(
-        select(col(Message.submission_id), func.max(col(Message.sent_at)))
-        .where(
-            col(Message.submission_id).in_(submission_ids),
-            col(Message.state).in_(SENT_STATES),
-            col(Message.kind).in_(STATUS_KIND_VALUES),
-        )
-        .group_by(col(Message.submission_id))
+
+
+async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Context:
+    """One round trip: the submission's people and job, and per submission (as correlated
+    subqueries on indexed columns) whether the address is suppressed, the last status email
+    sent, the next planned check and the latest interview."""
+    ctx = _Context()
+    if not submission_ids:
+        return ctx
+    connection = await session.connection()
+    rows: Any = await connection.execute(
+        _context_query(), {"submission_ids": sorted(submission_ids)}
     )
-    ctx.last_sent = {sid: at for sid, at in last.all() if at is not None}
-    checks = await session.execute(
-        select(col(SlaCheck.submission_id), func.min(col(SlaCheck.due_at)))
-        .where(
-            col(SlaCheck.submission_id).in_(submission_ids),
-            col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
-        )
-        .group_by(col(SlaCheck.submission_id))
-    )
-    ctx.next_check = {sid: at for sid, at in checks.all() if at is not None}
-    interviews = await session.execute(
-        select(col(Interview.submission_id), func.max(col(Interview.starts_at)))
-        .where(
-            col(Interview.submission_id).in_(submission_ids), col(Interview.status) != "cancelled"
-        )
-        .group_by(col(Interview.submission_id))
-    )
-    for sid, starts_at in interviews.all():
-        if starts_at is not None and sid in ctx.rows:
-            zone = ZoneInfo(ctx.rows[sid].time_zone)
-            ctx.interview_day[sid] = starts_at.astimezone(zone).date()
+    for row in rows:
+        ctx.rows[row.id] = row
+        if row.suppressed:
+            ctx.suppressed.add(row.email)
+        if row.last_sent is not None:
+            ctx.last_sent[row.id] = row.last_sent
+        if row.next_check is not None:
+            ctx.next_check[row.id] = row.next_check
+        if row.last_interview is not None:
+            zone = ZoneInfo(row.time_zone)
+            ctx.interview_day[row.id] = row.last_interview.astimezone(zone).date()
     return ctx
 
 
@@ -366,24 +409,111 @@ def _event(message_id: int, now: datetime, kind: str, detail: str | None = None)
     return {"message_id": message_id, "occurred_at": now, "kind": kind, "detail": detail}
 
 
-async def fence(session: AsyncSession, *, ids: list[int], token: str, now: datetime) -> list[int]:
-    """The claimed ids this worker still holds (its lease not taken over).
+#: What the drain reads of a claimed message (``take``).
+_TAKEN = (
+    "id",
+    "kind",
+    "candidate_id",
+    "submission_id",
+    "contact_id",
+    "interview_id",
+    "note_id",
+    "detail",
+    "automated",
+    "due_at",
+    "attempts",
+)
+
+
+@dataclass(eq=False, slots=True)
+class Taken:
+    """A claimed message as a plain row (no ORM object, no identity map): what the drain reads,
+    and in ``changes`` the columns it decided to write, saved set-wise by :func:`save`."""
+
+    id: int
+    kind: str
+    candidate_id: int | None
+    submission_id: int | None
+    contact_id: int | None
+    interview_id: int | None
+    note_id: int | None
+    detail: str | None
+    automated: bool
+    due_at: datetime
+    attempts: int
+    state: str = MessageState.sending.value
+    failure_reason: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, **values: Any) -> None:
+        """Record new column values (``state``, ``attempts``, ``failure_reason`` are also
+        kept on the row, since the drain reads them back)."""
+        self.changes.update(values)
+        for name in ("state", "attempts", "failure_reason"):
+            if name in values:
+                setattr(self, name, values[name])
+
+
+@cache
+def _take_statement() -> Any:
+    table = _messages()
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(bindparam("ids", expanding=True)),
+            table.c.state == MessageState.sending.value,
+            table.c.claim_token == bindparam("token"),
+        )
+        .values(updated_at=bindparam("now"))
+        .returning(*(table.c[name] for name in _TAKEN))
+    )
+
+
+def _messages() -> Any:
+    return Message.__table__  # type: ignore[attr-defined]
+
+
+async def take(session: AsyncSession, *, ids: list[int], token: str, now: datetime) -> list[Taken]:
+    """The claimed messages this worker still holds (its lease not taken over), fenced and read
+    in one statement.
 
     Write first: the fenced UPDATE takes SQLite's write lock at the start of the transaction (a
     transaction that reads, then writes after another worker committed, is refused).
     """
-    held = await session.execute(
-        update(Message)
-        .where(
-            col(Message.id).in_(ids),
-            col(Message.state) == MessageState.sending.value,
-            col(Message.claim_token) == token,
-        )
-        .values(updated_at=now)
-        .returning(col(Message.id))
-        .execution_options(synchronize_session=False)
+    connection = await session.connection()
+    held = await connection.execute(_take_statement(), {"ids": ids, "token": token, "now": now})
+    return sorted((Taken(*row) for row in held.tuples().all()), key=lambda m: m.id)
+
+
+async def save(session: AsyncSession, messages: list[Taken]) -> None:
+    """Write what the drain decided, one executemany per set of changed columns (usually one:
+    every message sent). Each message also gives its claim up."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for message in messages:
+        values = message.changes | {"claim_token": None}
+        groups[tuple(sorted(values))].append({"b_id": message.id, **values})
+    connection = await session.connection()
+    for names, params in groups.items():
+        await connection.execute(_save_statement(names), params)
+
+
+@lru_cache(maxsize=32)
+def _save_statement(names: tuple[str, ...]) -> Any:
+    """One UPDATE by primary key per set of changed columns (a handful of sets exist)."""
+    table = _messages()
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(name) for name in names})
     )
-    return [row[0] for row in held.all()]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What every chunk of one claimed batch shares (read once per batch, not per chunk)."""
+
+    agency: bt.Calendar
+    overrides: dict[str, str]
 
 
 async def process(
@@ -394,27 +524,22 @@ async def process(
     now: datetime,
     backend: EmailBackend,
     settings: Settings,
+    batch: Batch,
     digest_time: time = gate.DEFAULT_DIGEST_TIME,
 ) -> DrainResult:
-    """Gate, bundle, send and record the claimed messages this worker still holds."""
+    """Gate, bundle, send and record the claimed messages this worker still holds: about ten
+    statements for the whole chunk, whatever its size."""
     result = DrainResult()
-    mine = await fence(session, ids=ids, token=token, now=now)
-    if not mine:
-        return result
-    messages = list(
-        (await session.execute(select(Message).where(col(Message.id).in_(mine)))).scalars()
-    )
+    messages = await take(session, ids=ids, token=token, now=now)
     if not messages:
         return result
     ctx = await load_context(session, {m.submission_id for m in messages if m.submission_id})
-    agency = await calendars.default_calendar(session)
     events: list[dict[str, Any]] = []
-    sendable: dict[int, list[Message]] = defaultdict(list)
+    sendable: dict[int, list[Taken]] = defaultdict(list)
     for message in messages:
-        assert message.id is not None
         row = ctx.rows.get(message.submission_id or 0)
         if row is None:  # the submission is gone (erased): nothing to say to anyone
-            message.state, message.gate_rule = MessageState.refused, "record gone"
+            message.set(state=MessageState.refused.value, gate_rule="record gone")
             result.refused += 1
             continue
         verdict = gate.decide(
@@ -428,53 +553,70 @@ async def process(
             now=now,
             automated=message.automated,
             last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
-            calendar=agency,
+            calendar=batch.agency,
             digest_time=digest_time,
             capped=MessageKind(message.kind) in STATUS_KINDS,
         )
-        message.claim_token = None
         if verdict.action == "refuse":
-            message.state, message.gate_rule = MessageState.refused, str(verdict.rule)
+            message.set(state=MessageState.refused.value, gate_rule=str(verdict.rule))
             events.append(_event(message.id, now, "refused", str(verdict.rule)))
             result.refused += 1
         elif verdict.action == "hold":
             assert verdict.until is not None
-            message.state, message.send_at = MessageState.pending, verdict.until
-            message.gate_rule = str(verdict.rule)
+            message.set(
+                state=MessageState.pending.value, send_at=verdict.until, gate_rule=str(verdict.rule)
+            )
             events.append(_event(message.id, now, "held", f"{verdict.rule} until {verdict.until}"))
             result.held += 1
         else:
             sendable[message.candidate_id or 0].append(message)
-    overrides = await template_overrides(session) if sendable else {}
     outgoing = [
-        _compose(
-            group,
-            ctx,
-            now=now,
-            settings=settings,
-            agency=agency,
-            digest_time=digest_time,
-            overrides=overrides,
-        )
+        _compose(group, ctx, now=now, settings=settings, batch=batch, digest_time=digest_time)
         for group in sendable.values()
     ]
+    connection = await session.connection()
     if outgoing:
         # Written before sending: a link in an email that went out always works.
-        table = OptOutToken.__table__  # type: ignore[attr-defined]
-        await session.execute(insert(table), [out.opt_out for out in outgoing])
+        await connection.execute(_insert(OptOutToken), [out.opt_out for out in outgoing])
         link_rows = [row for out in outgoing for row in out.links]
-        await session.execute(insert(CandidateLink.__table__), link_rows)  # type: ignore[attr-defined]
-    outcomes = await _send_all(backend, [out.email for out in outgoing])
+        await connection.execute(_insert(CandidateLink), link_rows)
+    outcomes = await send_all(backend, [out.email for out in outgoing])
+    settled: list[dict[str, Any]] = []
+    promises: list[dict[str, Any]] = []
+    failed: list[Taken] = []
     for out, outcome in zip(outgoing, outcomes, strict=True):
-        result.add(await _record(session, out, outcome, now=now, events=events))
+        if isinstance(outcome, Exception):
+            result.add(not_sent(out.group, outcome, now=now, events=events))
+            failed += out.group
+            continue
+        mark_sent(
+            out.group, outcome, to=out.email.to, rendered=out.rendered, now=now, events=events
+        )
+        result.sent_emails, result.messages_sent = (
+            result.sent_emails + 1,
+            result.messages_sent + len(out.group),
+        )
+        lead = out.group[0].id
+        settled += [
+            {"b_submission": m.submission_id, "b_lead": lead}
+            for m in out.group
+            if m.submission_id is not None
+        ]
+        promises += [
+            {
+                "submission_id": submission_id,
+                "message_id": lead,
+                "promised_date": promised,
+                "due_by_at": _end_of_day(promised, out.time_zone),
+                "state": PromiseState.open.value,
+            }
+            for submission_id, promised in out.promises
+        ]
+    await save(session, messages)
+    await _settle_promises(session, settled, promises, now=now)
     if events:
-        await session.execute(insert(MessageEvent), events)
-    await session.execute(
-        update(Promise)
-        .where(col(Promise.state) == PromiseState.open.value, col(Promise.due_by_at) < now)
-        .values(state=PromiseState.broken.value, settled_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        await connection.execute(_insert(MessageEvent), events)
+    await _failure_tasks(session, failed, now)
     return result
 
 
@@ -503,7 +645,7 @@ def promise_date_for(
 class _Outgoing:
     """One email about to go: the messages it carries and what it says."""
 
-    group: list[Message]
+    group: list[Taken]
     email: OutgoingEmail
     rendered: Rendered
     promises: list[tuple[int, date]]
@@ -513,19 +655,17 @@ class _Outgoing:
 
 
 def _compose(
-    group: list[Message],
+    group: list[Taken],
     ctx: _Context,
     *,
     now: datetime,
     settings: Settings,
-    agency: bt.Calendar,
+    batch: Batch,
     digest_time: time,
-    overrides: dict[str, str] | None = None,
 ) -> _Outgoing:
     """One email to one person for everything in ``group`` (a digest when several)."""
-    group.sort(key=lambda m: (m.due_at, m.id or 0))
+    group.sort(key=lambda m: (m.due_at, m.id))
     lead = group[0]
-    assert lead.id is not None
     first = ctx.rows[lead.submission_id or 0]
     sections: list[Section] = []
     promises: list[tuple[int, date]] = []
@@ -534,7 +674,7 @@ def _compose(
     tokens = [portal.token]
     for message in group:
         link = ""
-        if message.kind in LINKED_KINDS and message.interview_id is not None:
+        if MessageKind(message.kind) in LINKED_KINDS and message.interview_id is not None:
             # R-TY-1: this interview's own link, 72 hours from the moment it is sent.
             invitation = links.issue(
                 settings,
@@ -552,7 +692,7 @@ def _compose(
             message.submission_id or 0,
             now=now,
             tz=row.time_zone,
-            agency=agency,
+            agency=batch.agency,
             digest_time=digest_time,
         )
         sections.append(
@@ -576,7 +716,7 @@ def _compose(
         recruiter_name=first.recruiter_name,
         recruiter_email=first.recruiter_email,
         agency_name=settings.email_from_name,
-        overrides=overrides,
+        overrides=batch.overrides,
         opt_out_url=f"{settings.public_base_url.rstrip('/')}/v1/opt-out/{token.key}",
         portal_url=portal.url,
     )
@@ -610,8 +750,8 @@ def redact(text: str, tokens: list[str]) -> str:
     return text
 
 
-async def _send_all(backend: EmailBackend, emails: list[OutgoingEmail]) -> list[str | Exception]:
-    """Send a batch with bounded concurrency: provider round trips overlap, the database work
+async def send_all(backend: EmailBackend, emails: list[OutgoingEmail]) -> list[str | Exception]:
+    """Send a chunk with bounded concurrency: provider round trips overlap, the database work
     around them stays sequential in the caller."""
     gate_ = asyncio.Semaphore(MAX_IN_FLIGHT)
 
@@ -633,53 +773,28 @@ async def _send_all(backend: EmailBackend, emails: list[OutgoingEmail]) -> list[
     return results
 
 
-async def _record(
-    session: AsyncSession,
-    out: _Outgoing,
-    outcome: str | Exception,
-    *,
-    now: datetime,
-    events: list[dict[str, Any]],
-) -> DrainResult:
-    """What became of one email: sent (and its promises), retried later, or failed."""
-    result = DrainResult()
-    group, lead = out.group, out.group[0]
-    assert lead.id is not None
-    if isinstance(outcome, Exception):
-        result = not_sent(group, outcome, now=now, events=events)
-        await _failure_tasks(session, group, now)
-        return result
-    mark_sent(group, outcome, to=out.email.to, rendered=out.rendered, now=now, events=events)
-    await _settle_promises(
-        session, group, out.promises, lead_id=lead.id, now=now, time_zone=out.time_zone
-    )
-    result.sent_emails, result.messages_sent = 1, len(group)
-    return result
-
-
 def not_sent(
-    group: list[Message], outcome: Exception, *, now: datetime, events: list[dict[str, Any]]
+    group: list[Taken], outcome: Exception, *, now: datetime, events: list[dict[str, Any]]
 ) -> DrainResult:
     """A transient failure retries later (backoff with jitter, never before ``Retry-After``;
     failed after ``MAX_ATTEMPTS``); anything else fails the messages for good."""
     result = DrainResult()
     if isinstance(outcome, TransientFailure):
         for message in group:
-            assert message.id is not None
-            message.attempts += 1
-            if message.attempts >= MAX_ATTEMPTS:
-                _fail(message, f"gave up after {message.attempts} attempts: {outcome.reason}")
+            attempts = message.attempts + 1
+            if attempts >= MAX_ATTEMPTS:
+                _fail(message, f"gave up after {attempts} attempts: {outcome.reason}")
+                message.set(attempts=attempts)
                 events.append(_event(message.id, now, "failed", message.failure_reason))
                 result.failed += 1
                 continue
-            delay = _backoff(message.attempts, outcome.retry_after)
-            message.state, message.send_at = MessageState.pending, now + delay
+            delay = _backoff(attempts, outcome.retry_after)
+            message.set(state=MessageState.pending.value, send_at=now + delay, attempts=attempts)
             events.append(_event(message.id, now, "retry", f"{outcome.reason}; next in {delay}"))
             result.retried += 1
         return result
     reason = outcome.reason if isinstance(outcome, PermanentFailure) else str(outcome)
     for message in group:
-        assert message.id is not None
         _fail(message, reason)
         events.append(_event(message.id, now, "failed", reason))
         result.failed += 1
@@ -687,7 +802,7 @@ def not_sent(
 
 
 def mark_sent(
-    group: list[Message],
+    group: list[Taken],
     provider_id: str,
     *,
     to: str,
@@ -698,27 +813,25 @@ def mark_sent(
     """One email went: its lead message is ``sent``, the others ``merged`` into it (a digest),
     each keeping what was said (with no private-link token in it)."""
     lead = group[0]
-    assert lead.id is not None
     for message in group:
-        assert message.id is not None
-        message.state = MessageState.sent if message is lead else MessageState.merged
-        message.digest_id = None if message is lead else lead.id
-        message.sent_at = now
-        message.recipient_email = to
-        message.subject, message.body_text, message.body_html = (
-            rendered.subject,
-            rendered.text,
-            rendered.html,
+        message.set(
+            state=(MessageState.sent if message is lead else MessageState.merged).value,
+            digest_id=None if message is lead else lead.id,
+            sent_at=now,
+            recipient_email=to,
+            subject=rendered.subject,
+            body_text=rendered.text,
+            body_html=rendered.html,
+            provider_message_id=provider_id,
         )
-        message.provider_message_id = provider_id
         events.append(_event(message.id, now, "sent", f"email {lead.id}"))
 
 
-def _fail(message: Message, reason: str) -> None:
-    message.state, message.failure_reason = MessageState.failed, reason[:500]
+def _fail(message: Taken, reason: str) -> None:
+    message.set(state=MessageState.failed.value, failure_reason=reason[:500])
 
 
-async def _failure_tasks(session: AsyncSession, group: list[Message], now: datetime) -> None:
+async def _failure_tasks(session: AsyncSession, group: list[Taken], now: datetime) -> None:
     """R-CAND-5: a message that can never go tells the recruiter (one task per submission)."""
     failed = [m for m in group if m.state == MessageState.failed and m.submission_id is not None]
     for message in failed:
@@ -743,35 +856,54 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
 
 async def _settle_promises(
     session: AsyncSession,
-    group: list[Message],
-    promises: list[tuple[int, date]],
+    settled: list[dict[str, Any]],
+    promises: list[dict[str, Any]],
     *,
-    lead_id: int,
     now: datetime,
-    time_zone: str,
 ) -> None:
-    """Earlier promises of these submissions are settled by this email (kept if in time), and
-    the dates it states become the new promises (R-CAND-1)."""
-    submission_ids = [m.submission_id for m in group if m.submission_id is not None]
+    """Earlier promises of the submissions an email went about are settled by it (kept if in
+    time), and the dates it states become the new promises (R-CAND-1). One executemany and one
+    multi-row insert for the chunk; a submission is in at most one email of a chunk (one
+    recipient's messages are never split), so the order per email is kept."""
+    connection = await session.connection()
+    if settled:
+        await connection.execute(_keep_statement(), [p | {"b_now": now} for p in settled])
+    if promises:
+        await connection.execute(_insert(Promise), promises)
+
+
+@cache
+def _keep_statement() -> Any:
+    table = Promise.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            table.c.submission_id == bindparam("b_submission"),
+            table.c.state == PromiseState.open.value,
+            table.c.due_by_at >= bindparam("b_now"),
+        )
+        .values(
+            state=PromiseState.kept.value,
+            settled_at=bindparam("b_now"),
+            settled_by_message_id=bindparam("b_lead"),
+        )
+    )
+
+
+@cache
+def _insert(model: type[SQLModel]) -> Any:
+    """A Core multi-row INSERT of ``model``'s table (no ORM bulk machinery per row)."""
+    return insert(model.__table__)  # type: ignore[attr-defined]
+
+
+async def break_overdue_promises(session: AsyncSession, *, now: datetime) -> None:
+    """A promise whose day ended with no email about its submission was broken (R-CAND-1)."""
     await session.execute(
         update(Promise)
-        .where(
-            col(Promise.submission_id).in_(submission_ids),
-            col(Promise.state) == PromiseState.open.value,
-            col(Promise.due_by_at) >= now,
-        )
-        .values(state=PromiseState.kept.value, settled_at=now, settled_by_message_id=lead_id)
+        .where(col(Promise.state) == PromiseState.open.value, col(Promise.due_by_at) < now)
+        .values(state=PromiseState.broken.value, settled_at=now)
         .execution_options(synchronize_session=False)
     )
-    for submission_id, promised in promises:
-        session.add(
-            Promise(
-                submission_id=submission_id,
-                message_id=lead_id,
-                promised_date=promised,
-                due_by_at=_end_of_day(promised, time_zone),
-            )
-        )
 
 
 def _end_of_day(day: date, time_zone: str) -> datetime:
@@ -780,23 +912,24 @@ def _end_of_day(day: date, time_zone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
-async def _chunks(
-    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int]
-) -> list[list[int]]:
-    """The claimed ids in chunks of at most ``MAX_IN_FLIGHT`` recipients, each recipient's
-    messages together (they may go as one digest)."""
-    async with sessionmaker() as session:
-        rows = await session.execute(
-            select(col(Message.id), col(Message.candidate_id)).where(col(Message.id).in_(ids))
-        )
-        by_recipient: dict[int, list[int]] = defaultdict(list)
-        for message_id, candidate_id in rows.all():
-            by_recipient[candidate_id or 0].append(message_id)
-    groups = list(by_recipient.values())
-    return [
-        [i for group in groups[start : start + MAX_IN_FLIGHT] for i in group]
-        for start in range(0, len(groups), MAX_IN_FLIGHT)
-    ]
+#: Recipients per chunk: each chunk is sent and recorded in its own transaction, so a crash
+#: repeats at most the chunks it had in flight. Larger chunks spread the chunk's ten or so
+#: statements and its commit over more emails; 32 was the best of 16-64 on the drain benchmark
+#: (docs/performance.md) while keeping what a crash repeats small.
+CHUNK = 32
+#: Chunks a worker has in flight at once on PostgreSQL: chunk n+1 is claimed, gated and
+#: composed while chunk n's emails are at the provider. SQLite has one writer, and a session
+#: bound to one connection (the tests') can run only one transaction: there, one.
+PIPELINE = 2
+#: The most emails a crash can make the next worker send again: every chunk in flight.
+MAX_REPEATED_PER_CRASH = CHUNK * PIPELINE
+
+
+def pipeline_depth(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return PIPELINE
+    return 1
 
 
 async def drain(
@@ -808,21 +941,44 @@ async def drain(
     batch: int = DEFAULT_BATCH,
     lease: timedelta = DEFAULT_LEASE,
 ) -> DrainResult:
-    """Deliver everything the gate lets go at ``now``, batch by batch."""
+    """Deliver everything the gate lets go at ``now``, batch by batch, each batch in chunks of
+    ``CHUNK`` recipients, up to ``pipeline_depth`` chunks at once (each its own transaction)."""
     total = DrainResult()
+    depth = asyncio.Semaphore(pipeline_depth(sessionmaker))
+
+    async def one_chunk(ids: list[int], token: str, shared: Batch) -> None:
+        async with depth, sessionmaker() as session:
+            done = await process(
+                session,
+                ids=ids,
+                token=token,
+                now=now,
+                backend=backend,
+                settings=settings,
+                batch=shared,
+            )
+            await session.commit()
+        total.add(done)
+
     while True:
         token = str(uuid.uuid4())
         async with sessionmaker() as session:
-            ids = await claim(session, now=now, limit=batch, lease=lease, token=token)
+            claimed = await claim(session, now=now, limit=batch, lease=lease, token=token)
             await session.commit()
-        if not ids:
-            return total
-        for chunk in await _chunks(sessionmaker, ids):
-            # One transaction per chunk: a worker killed mid-batch can only have sent the one
-            # chunk it had in flight unrecorded, and only that chunk is sent again.
-            async with sessionmaker() as session:
-                done = await process(
-                    session, ids=chunk, token=token, now=now, backend=backend, settings=settings
-                )
-                await session.commit()
-            total.add(done)
+            if not claimed:
+                break
+            shared = Batch(
+                agency=await calendars.default_calendar(session),
+                overrides=await template_overrides(session),
+            )
+        # One transaction per chunk: a worker killed mid-batch can only have sent the chunks
+        # it had in flight unrecorded (at most ``MAX_REPEATED_PER_CRASH`` emails), and only
+        # those are sent again.
+        async with asyncio.TaskGroup() as chunk_tasks:
+            for ids in chunks(claimed, CHUNK):
+                chunk_tasks.create_task(one_chunk(ids, token, shared))
+    if total.sent_emails or total.held or total.refused or total.retried or total.failed:
+        async with sessionmaker() as session:
+            await break_overdue_promises(session, now=now)
+            await session.commit()
+    return total

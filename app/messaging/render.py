@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 
 from jinja2 import (
     Environment,
@@ -38,6 +38,9 @@ def _env() -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=True,
+        # Packaged templates never change under a running process: no stat() of the template
+        # file on every render (the drain renders three templates per email).
+        auto_reload=False,
     )
 
 
@@ -58,6 +61,13 @@ def default_source(kind: str) -> str:
 def long_date(day: date) -> str:
     """ "Thursday 3 December": plain words, no ambiguous numeric formats."""
     return f"{day:%A} {day.day} {day:%B}"
+
+
+@lru_cache(maxsize=64)
+def _compiled_override(source: str) -> Template:
+    """An admin's template, compiled once per distinct text (not once per email); a reworded
+    template is a new key, so an edit takes effect at once."""
+    return _sandbox().from_string(source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +94,7 @@ class Section:
 
     def render_strictly(self, override: str) -> str:
         """Render an admin's override, raising on any error (used to vet it before saving)."""
-        return self._render(_sandbox().from_string(override))
+        return self._render(_compiled_override(override))
 
     def _render(self, template: Template) -> str:
         return template.render(

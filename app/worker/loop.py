@@ -109,5 +109,6 @@ async def run(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), timeout=delay)
     finally:
+        await backend.aclose()
         await engine.dispose()
     return RoundResult(checks_fired=fired, emails_sent=sent)

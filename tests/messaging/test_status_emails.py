@@ -203,8 +203,11 @@ class TestDeliveryFailures:
         wrong_key.backend = SendGridBackend(
             api_key="SG.wrong", base_url=standin.base_url, sandbox=False, timeout=5
         )
-        await wrong_key.step("2026-11-09T15:00:00Z")
-        await wrong_key.step("2026-11-09T21:00:00Z")
+        try:
+            await wrong_key.step("2026-11-09T15:00:00Z")
+            await wrong_key.step("2026-11-09T21:00:00Z")
+        finally:
+            await wrong_key.aclose()
         [message] = (
             await session.execute(select(Message).where(col(Message.submission_id) == sid))
         ).scalars()
