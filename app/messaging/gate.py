@@ -80,6 +80,22 @@ def digest_slot(
     return datetime.combine(day, digest_time, tzinfo=zone).astimezone(UTC)
 
 
+def not_before(calendar: bt.Calendar, last_sent_at: datetime, time_zone: str) -> datetime:
+    """R-CAND-4, R-CP-3: the next email may go on the recipient's local day that is
+    ``FREQUENCY_BUSINESS_DAYS`` business days (of ``calendar``: its weekdays and holidays) after
+    the local day of the last one; answers that day's start. Counted in days where the recipient
+    lives, not in the calendar's business hours: an email on Friday at 16:00 allows the next on
+    Tuesday, whatever the agency's opening hours or time zone."""
+    zone = ZoneInfo(time_zone)
+    day = last_sent_at.astimezone(zone).date()
+    counted = 0
+    while counted < FREQUENCY_BUSINESS_DAYS:
+        day += timedelta(days=1)
+        if bt.is_business_day(calendar, day):
+            counted += 1
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
 def _in_quiet_hours(instant: datetime, time_zone: str) -> bool:
     local = instant.astimezone(ZoneInfo(time_zone))
     return local.weekday() >= 5 or not QUIET_START <= local.time() < QUIET_END
@@ -117,7 +133,7 @@ def decide(
     slot = digest_slot(due_at, recipient.time_zone, digest_time)
     rule = Rule.quiet_hours if _in_quiet_hours(due_at, recipient.time_zone) else Rule.digest_slot
     if capped and last_status_sent_at is not None:
-        earliest = bt.add_business_days(calendar, last_status_sent_at, FREQUENCY_BUSINESS_DAYS)
+        earliest = not_before(calendar, last_status_sent_at, recipient.time_zone)
         if earliest > slot:
             slot = digest_slot(earliest, recipient.time_zone, digest_time)
             rule = Rule.frequency
@@ -190,7 +206,7 @@ def decide_contact(
     slot = digest_slot(due_at, contact.time_zone, nudge_time)
     rule = Rule.nudge_digest
     if last_nudge_sent_at is not None:
-        earliest = bt.add_business_days(calendar, last_nudge_sent_at, FREQUENCY_BUSINESS_DAYS)
+        earliest = not_before(calendar, last_nudge_sent_at, contact.time_zone)
         if earliest > slot:
             slot, rule = digest_slot(earliest, contact.time_zone, nudge_time), Rule.nudge_frequency
     if slot > now:

@@ -112,6 +112,36 @@ class TestVerdicts:
         )
 
     @pytest.mark.parametrize(
+        ("last_sent", "zone", "not_before"),
+        [
+            # Fri 13 Nov 16:00 EST -> Mon 16 (1), Tue 17 (2): from Tuesday's start, New York.
+            ("2026-11-13T21:00:00Z", NY, "2026-11-17T05:00:00Z"),
+            # Mon 9 Nov -> Tue 10 (1), Wed 11 is Veterans Day (closed), Thu 12 (2).
+            ("2026-11-09T21:00:00Z", NY, "2026-11-12T05:00:00Z"),
+            # Tue 03:00 UTC is still Monday 22:00 in New York: counted from Monday.
+            ("2026-11-10T03:00:00Z", NY, "2026-11-12T05:00:00Z"),
+            # ...but Tuesday 04:00 in Berlin: counted from Tuesday. The agency calendar's holiday
+            # (Wed 11) counts wherever the candidate lives: Thu 12 (1), Fri 13 (2), Berlin time.
+            ("2026-11-10T03:00:00Z", "Europe/Berlin", "2026-11-12T23:00:00Z"),
+        ],
+    )
+    def test_the_cap_counts_business_days_in_the_recipients_days__R_CAND_4(
+        self, last_sent: str, zone: str, not_before: str
+    ) -> None:
+        assert gate.not_before(CAL, at(last_sent), zone) == at(not_before)
+
+    def test_an_email_two_business_days_later_at_the_same_hour_may_go__R_CAND_4(self) -> None:
+        verdict = gate.decide(
+            someone(),
+            due_at=at("2026-11-17T15:00:00Z"),  # Tue 10:00 EST, a check
+            now=at("2026-11-17T21:00:00Z"),
+            automated=True,
+            last_status_sent_at=at("2026-11-13T21:00:00Z"),  # Fri 16:00 EST
+            calendar=CAL,
+        )
+        assert verdict.action == "send"
+
+    @pytest.mark.parametrize(
         ("recipient", "rule"),
         [
             (someone(opted_out=True), Rule.opted_out),

@@ -78,6 +78,31 @@ class TestOneSubmissionsEmails:
         ).scalars()
         states = [(str(p.promised_date), p.state) for p in promises]
         assert states == [("2026-11-13", "kept"), ("2026-11-17", "open")]
+
+        # Silence (Tue 17 Nov): the recruiter must decide, and the candidate hears that day, in
+        # the 16:00 slot, as promised; nothing else was sent along the way.
+        await mailer.step("2026-11-17T15:00:00Z")
+        assert len(standin.accepted) == 2
+        await mailer.step("2026-11-17T21:00:00Z")
+        assert len(standin.accepted) == 3
+        third = standin.accepted[2]
+        assert "no decision yet" in (third.text or "")
+        assert [t["kind"] for t in await tasks(client, agency.recruiter)] == [
+            "chase",
+            "chase",
+            "decide",
+        ]
+        kept = (
+            await session.execute(
+                select(col(Promise.promised_date), col(Promise.state))
+                .where(col(Promise.submission_id) == sid)
+                .order_by(col(Promise.id))
+            )
+        ).all()
+        assert [(str(day), state) for day, state in kept][:2] == [
+            ("2026-11-13", "kept"),
+            ("2026-11-17", "kept"),
+        ]
         sent = await session.get(Message, int(message_id))
         assert sent is not None and sent.state == "sent"
         assert sent.reason == "first check"
@@ -96,7 +121,11 @@ class TestOneSubmissionsEmails:
         promised = await client.get(
             f"/v1/submissions/{sid}/promises", headers=agency.recruiter.headers
         )
-        assert [p["promised_date"] for p in promised.json()] == ["2026-11-13", "2026-11-17"]
+        assert [(p["promised_date"], p["state"]) for p in promised.json()] == [
+            ("2026-11-13", "kept"),
+            ("2026-11-17", "kept"),
+            ("2026-11-23", "open"),  # the silence email's: the decision is the recruiter's now
+        ]
 
     async def test_an_opted_out_candidate_gets_no_email_but_the_chase_task_appears__R_CAND_5(
         self,
@@ -305,8 +334,9 @@ class TestFromALiveSubmission:
         standin: SendGridStandIn,
     ) -> None:
         """Submitted live on Mon 2 Nov 10:00 EST: the candidate hears that afternoon, then at each
-        check; a move recorded at 22:00 EST the day after an email waits for the frequency cap
-        and goes on Thursday."""
+        check; a move recorded at 22:00 EST on the day of an email waits for the frequency cap
+        (2 business days of the agency calendar, counted in the candidate's days: Monday's email
+        allows the next on Wednesday) and goes on Wednesday at 16:00."""
         agency = await us_agency(client, session)
         with clock.at(at("2026-11-02T15:00:00Z")):
             sid = await submit(client, agency, "2026-11-02T15:00:00Z")
@@ -335,10 +365,10 @@ class TestFromALiveSubmission:
         assert held.gate_rule == (
             "R-CAND-4 at most one status email per submission per 2 business days"
         )
-        assert held.send_at == at("2026-11-12T21:00:00Z")
+        assert held.send_at == at("2026-11-11T21:00:00Z")
         await mailer.step("2026-11-10T21:00:00Z")
         assert len(standin.accepted) == 2
-        await mailer.step("2026-11-12T21:00:00Z")  # Thu 16:00 EST
+        await mailer.step("2026-11-11T21:00:00Z")  # Wed 16:00 EST
         assert len(standin.accepted) == 3
         assert "interview" in (standin.accepted[2].text or "")
         promises = await client.get(f"/v1/submissions/{sid}/promises", headers=agency.admin.headers)
