@@ -7,9 +7,10 @@ Either way every value goes through its column type's bind processing first, exa
 SQLAlchemy would send it (JSON serialised, UTC datetimes), and Python-side column defaults are
 not applied: the rows carry every column the table requires.
 
-The sweep uses this for the tasks, events and messages of a batch of fired checks: ``COPY``
-takes 10,000 rows in a few milliseconds where parameter processing of a multi-row ``INSERT``
-costs hundreds (docs/performance.md).
+The sweep uses this for the tasks, events and messages of a batch of fired checks. ``COPY``
+skips SQLAlchemy's per-parameter compilation and processing and sends the rows in asyncpg's
+binary format, so what a batch costs is mostly the database's own work: indexes and foreign-key
+checks (measured in docs/performance.md).
 """
 
 from __future__ import annotations
