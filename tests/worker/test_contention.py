@@ -16,27 +16,14 @@ from app.sla.models import CheckState
 from app.submissions.models import Submission
 from tests.factories import make_caller
 from tests.worker.conftest import WorkerDatabase, on_postgresql
-from tests.worker.test_exactly_once import TIMEOUT, load_checks, seed_submissions
-
-Sessions = async_sessionmaker[AsyncSession]
-
-#: Sessions of this database waiting on another transaction (a row lock).
-WAITING_ON_A_TRANSACTION = text(
-    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-    " WHERE NOT l.granted AND l.locktype = 'transactionid'"
-    " AND a.datname = current_database()"
+from tests.worker.test_exactly_once import (
+    TIMEOUT,
+    load_checks,
+    seed_submissions,
+    wait_until_waiting,
 )
 
-
-async def wait_until_waiting(engine: AsyncEngine, count: int) -> None:
-    """Poll a real condition (``count`` sessions wait on a row lock) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    async with engine.connect() as conn:
-        while (await conn.scalar(WAITING_ON_A_TRANSACTION) or 0) < count:
-            await conn.rollback()
-            assert loop.time() < deadline, "the request never waited on the held checks"
-            await asyncio.sleep(0.02)
+Sessions = async_sessionmaker[AsyncSession]
 
 
 @on_postgresql("a deadlock needs row locks; SQLite has one writer at a time")

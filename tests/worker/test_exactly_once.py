@@ -461,6 +461,25 @@ async def wait_until_no_open_transaction(engine: AsyncEngine) -> None:
             await asyncio.sleep(0.05)
 
 
+#: Sessions of this database waiting on another transaction (a row lock).
+WAITING_ON_A_TRANSACTION = text(
+    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE NOT l.granted AND l.locktype = 'transactionid'"
+    " AND a.datname = current_database()"
+)
+
+
+async def wait_until_waiting(engine: AsyncEngine, count: int) -> None:
+    """Poll a real condition (``count`` sessions wait on a row lock) until it holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    async with engine.connect() as conn:
+        while (await conn.scalar(WAITING_ON_A_TRANSACTION) or 0) < count:
+            await conn.rollback()
+            assert loop.time() < deadline, "nobody ever waited on the held rows"
+            await asyncio.sleep(0.02)
+
+
 @on_postgresql("PostgreSQL's one-transaction batches; SQLite claims under a lease (tested above)")
 class TestPostgresBatchHeldByADeadOrHungWorker:
     """On PostgreSQL a batch is taken and fired in one transaction (R-SLA-6): the checks a
@@ -612,3 +631,39 @@ class TestCheckCancelledWhileClaimed:
             CheckState.cancelled
         }
         await assert_fired_once(worker_sessionmaker, fired, claims=1)
+
+
+@on_postgresql("PostgreSQL's row locks; SQLite cancels a claimed check (tested above)")
+class TestClockStoppedWhileItsBatchIsFiring:
+    @pytest.mark.parametrize("stop", [_feedback, _withdraw], ids=["feedback", "stage_move"])
+    async def test_the_stop_waits_for_the_batch_then_cancels_what_it_opened__R_SLA_5(
+        self, worker_engine: AsyncEngine, worker_sessionmaker: Sessions, stop: StopClock
+    ) -> None:
+        """A batch being fired holds its checks' row locks until it commits: a clock stopped
+        meanwhile waits, then finds its check fired and cancels the chase task that firing
+        opened, and the rest of its checks; the other submission's check stays fired with its
+        task open (decision record 0007)."""
+        stopped, running = await seed_submissions(worker_sessionmaker, 2)
+        at = await due_instant(worker_sessionmaker, CheckKind.first)
+        async with worker_sessionmaker() as firing, worker_sessionmaker() as stopping:
+            done = await sweep.fire_due(firing, now=at, limit=100, lease=sweep.DEFAULT_LEASE)
+            assert (done.claimed, done.fired) == (2, 2)
+
+            async def stop_and_commit() -> None:
+                await stop(stopping, stopped)
+                await stopping.commit()
+
+            stopper = asyncio.create_task(stop_and_commit())
+            await wait_until_waiting(worker_engine, 1)
+            assert not stopper.done()
+            await firing.commit()
+            await asyncio.wait_for(stopper, timeout=TIMEOUT)
+
+        checks = await load_checks(worker_sessionmaker)
+        fired = {i for i, c in checks.items() if c.state == CheckState.fired}
+        assert {checks[i].submission_id for i in fired} == {stopped, running}
+        rest = {(c.submission_id, c.state) for c in checks.values() if c.id not in fired}
+        assert rest == {(stopped, CheckState.cancelled), (running, CheckState.scheduled)}
+        async with worker_sessionmaker() as session:
+            tasks = (await session.execute(select(col(Task.submission_id), col(Task.state)))).all()
+        assert sorted(tasks) == sorted([(stopped, "cancelled"), (running, "open")])
