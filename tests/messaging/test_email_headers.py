@@ -70,6 +70,11 @@ def assert_reached(subjects: list[str]) -> None:
     assert any(s.startswith("Your decision on Sam") and "Rivera" in s for s in subjects)
 
 
+def read_emails(folder: Path) -> list[dict[str, Any]]:
+    """What the file backend wrote, one JSON object per email."""
+    return [json.loads(f.read_text("utf-8")) for f in sorted(folder.glob("message-*.json"))]
+
+
 class TestNoHeaderCarriesALineBreak:
     async def test_file_backend_headers_are_single_line__R_IN(
         self,
@@ -81,9 +86,8 @@ class TestNoHeaderCarriesALineBreak:
         await old_data_with_line_breaks(client, session)
         for now in STEPS:
             await worker_once(connection, now, backend=FileBackend(tmp_path))
-        files = sorted(tmp_path.glob("message-*.json"))
-        assert len(files) >= 2
-        emails = [json.loads(f.read_text("utf-8")) for f in files]
+        emails = read_emails(tmp_path)
+        assert len(emails) >= 2
         for email in emails:
             assert_single_line({name: email[name] for name in (*HEADER_FIELDS, "cc")})
         assert_reached([email["subject"] for email in emails])
