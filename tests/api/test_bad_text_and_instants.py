@@ -62,12 +62,13 @@ def bad_text(pattern: str | None) -> dict[str, str]:
     return ANY_TEXT if multi_line else {**ANY_TEXT, **SINGLE_LINE_ONLY}
 
 
-def edges(fmt: str | None) -> tuple[list[str], str | None]:
+def edges(fmt: str | None) -> tuple[list[str], str]:
+    """The edge values for a format, and the range the refusal must state."""
     if fmt == "date-time":
         return EDGE_INSTANTS, INSTANT_RANGE
     if fmt == "date":
         return EDGE_DATES, DATE_RANGE
-    return [], None
+    return [], ""
 
 
 def named(body: dict[str, Any], field: str) -> list[str]:
@@ -168,7 +169,9 @@ class TestEveryParameterRefusesBadTextAndInstants:
     ) -> None:
         admin, ids = admin_and_ids
         before = await row_counts(session)
-        body_json = {} if param.op.method in {"POST", "PUT", "PATCH"} else None
+        body_json: dict[str, Any] | None = (
+            {} if param.op.method in {"POST", "PUT", "PATCH"} else None
+        )
         for value in bad_text(param.pattern).values():
             response = await client.request(
                 param.op.method,
