@@ -58,7 +58,7 @@ _TOKEN_BAD = re.compile(rf"[\s{_CONTROL}{_SINGLE_LINE_EXTRA}]")
 
 
 def _escaped_class(chars: str) -> str:
-    """A regex class body in ASCII escapes (``\x00``, ``\u2028``), valid in ECMA-262, Python and
+    r"""A regex class body in ASCII escapes (``\x00``, ``\u2028``), valid in ECMA-262, Python and
     Rust regexes alike."""
     return "".join(
         c if c == "-" else f"\\x{ord(c):02X}" if ord(c) < 256 else f"\\u{ord(c):04X}" for c in chars
