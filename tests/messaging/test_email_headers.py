@@ -31,7 +31,7 @@ from tests.thank_you.test_nudges import allow_nudges
 TITLE = "Dev\r\nBcc: evil@attacker.example"
 FIRST = "Sam\nBcc: evil@attacker.example"
 LAST = "Rivera\r\n\r\nInjected body"
-RECRUITER = "Rita\u2028Reply-To: evil@attacker.example\x00"
+RECRUITER = "Rita\u2028Reply-To: evil@attacker.example\x0b"  # PostgreSQL stores no NUL
 #: Mon 9 Nov: the first checks fire at 10:00 EST (15:00Z); Hana's nudge slot is 10:00 CST
 #: (16:00Z); the candidate's status email slot is 16:00 EST (21:00Z).
 STEPS = ("2026-11-09T15:00:00Z", "2026-11-09T16:00:00Z", "2026-11-09T21:00:00Z")
