@@ -101,10 +101,9 @@ def keys_create(
     name: Annotated[str, typer.Option(help="The API client's name, e.g. 'ops laptop'")],
 ) -> None:
     """Create an API client (or reuse the one with this name) and print a new key once."""
-    from app.auth.bootstrap import create_client_key
-
     from pydantic import TypeAdapter, ValidationError
 
+    from app.auth.bootstrap import create_client_key
     from app.core.models import Name
 
     if role not in ("admin", "integration"):
