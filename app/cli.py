@@ -101,10 +101,17 @@ def keys_create(
     name: Annotated[str, typer.Option(help="The API client's name, e.g. 'ops laptop'")],
 ) -> None:
     """Create an API client (or reuse the one with this name) and print a new key once."""
+    from pydantic import TypeAdapter, ValidationError
+
     from app.auth.bootstrap import create_client_key
+    from app.core.models import Name
 
     if role not in ("admin", "integration"):
         raise typer.BadParameter("role must be admin or integration", param_hint="--role")
+    try:  # the same rule as the API's (R-IN): one line, no control characters, 1-200 chars
+        name = TypeAdapter(Name).validate_python(name)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"], param_hint="--name") from None
     key = asyncio.run(create_client_key(get_settings(), role=role, name=name))
     typer.echo(key)
 

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.models import (
     ExternalId,
+    MultiLine,
     Name,
     PublicModel,
     RequestModel,
@@ -76,7 +77,7 @@ class UserPublic(UserBase, PublicModel):
 class ApiClientBase(SQLModel):
     name: Name = Field(max_length=200, unique=True)
     role: ApiClientRole = Field(sa_type=String(16))
-    description: str | None = Field(default=None, max_length=2000)
+    description: MultiLine | None = Field(default=None, max_length=2000)
 
 
 class ApiClient(ApiClientBase, Timestamps, table=True):
@@ -92,7 +93,7 @@ class ApiClientUpdate(UpdateModel):
     not_null = not_null_columns(ApiClient)
 
     name: Name | None = None
-    description: str | None = Field(default=None, max_length=2000)
+    description: MultiLine | None = Field(default=None, max_length=2000)
 
 
 class ApiClientPublic(ApiClientBase, PublicModel):

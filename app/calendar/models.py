@@ -11,11 +11,13 @@ from sqlmodel import Field, SQLModel
 from app.calendar.business_time import Calendar as BusinessCalendar
 from app.core.database import DateList
 from app.core.models import (
+    Day,
     Name,
     PublicModel,
     RequestModel,
     Timestamps,
     TimeZoneName,
+    Token,
     UpdateModel,
     not_null_columns,
 )
@@ -30,16 +32,16 @@ class CalendarBase(SQLModel):
         description="Working weekdays, 0 = Monday … 6 = Sunday.",
         max_length=7,
     )
-    country: str | None = Field(
+    country: Token | None = Field(
         default=None,
         max_length=8,
         description="Holiday country as the `holidays` package names it.",
     )
-    subdivision: str | None = Field(default=None, max_length=16)
-    closures: list[date] = Field(
+    subdivision: Token | None = Field(default=None, max_length=16)
+    closures: list[Day] = Field(
         default_factory=list, sa_type=DateList, max_length=500, description="Agency closure dates."
     )
-    removed_holidays: list[date] = Field(
+    removed_holidays: list[Day] = Field(
         default_factory=list,
         sa_type=DateList,
         max_length=500,
@@ -95,10 +97,10 @@ class CalendarUpdate(UpdateModel):
     name: Name | None = None
     time_zone: TimeZoneName | None = None
     weekdays: list[int] | None = Field(default=None, max_length=7)
-    country: str | None = Field(default=None, max_length=8)
-    subdivision: str | None = Field(default=None, max_length=16)
-    closures: list[date] | None = Field(default=None, max_length=500)
-    removed_holidays: list[date] | None = Field(default=None, max_length=500)
+    country: Token | None = Field(default=None, max_length=8)
+    subdivision: Token | None = Field(default=None, max_length=16)
+    closures: list[Day] | None = Field(default=None, max_length=500)
+    removed_holidays: list[Day] | None = Field(default=None, max_length=500)
     opens: time | None = None
     closes: time | None = None
     is_default: bool | None = None

@@ -11,6 +11,7 @@ from app.core.models import (
     PublicModel,
     RefId,
     RequestModel,
+    SingleLine,
     Timestamps,
     TimeZoneName,
     UpdateModel,
@@ -22,7 +23,7 @@ class CandidateBase(SQLModel):
     first_name: Name = Field(max_length=200)
     last_name: Name = Field(max_length=200)
     email: EmailStr = Field(max_length=320, index=True)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: SingleLine | None = Field(default=None, max_length=40)
     time_zone: TimeZoneName = Field(default="UTC", max_length=64)
     status_emails_opt_out: bool = Field(
         default=False, description="R-CAND-5: no automated status emails (tasks still fire)."
@@ -49,7 +50,7 @@ class CandidateUpdate(UpdateModel):
     first_name: Name | None = None
     last_name: Name | None = None
     email: EmailStr | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: SingleLine | None = Field(default=None, max_length=40)
     time_zone: TimeZoneName | None = None
     status_emails_opt_out: bool | None = None
     external_id: ExternalId | None = None

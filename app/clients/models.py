@@ -14,6 +14,7 @@ from app.core.models import (
     PublicModel,
     RefId,
     RequestModel,
+    SingleLine,
     Timestamps,
     TimeZoneName,
     UpdateModel,
@@ -77,8 +78,8 @@ class ContactPolicy(StrEnum):
 class ContactBase(SQLModel):
     name: Name = Field(max_length=200)
     email: EmailStr | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=40)
-    title: str | None = Field(default=None, max_length=200)
+    phone: SingleLine | None = Field(default=None, max_length=40)
+    title: SingleLine | None = Field(default=None, max_length=200)
     role: ContactRole = Field(sa_type=String(32))
     time_zone: TimeZoneName = Field(default="UTC", max_length=64)
     contact_policy: ContactPolicy = Field(default=ContactPolicy.open, sa_type=String(32))
@@ -103,8 +104,8 @@ class ContactUpdate(UpdateModel):
 
     name: Name | None = None
     email: EmailStr | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=40)
-    title: str | None = Field(default=None, max_length=200)
+    phone: SingleLine | None = Field(default=None, max_length=40)
+    title: SingleLine | None = Field(default=None, max_length=200)
     role: ContactRole | None = None
     time_zone: TimeZoneName | None = None
     contact_policy: ContactPolicy | None = None

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
-from pydantic import AwareDatetime
 
-from app.core.models import MAX_ID
+from app.core.models import MAX_ID, ExternalId, Instant, Token
 from app.core.pagination import PageParams, page_params
 
 UpdatedSince = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="Only records changed at or after this instant (RFC 3339 with offset)."),
 ]
 OwnerFilter = Annotated[
@@ -21,10 +20,9 @@ CandidateFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 JobFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 ClientFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 SubmissionFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-ExternalIdFilter = Annotated[str | None, Query(min_length=1, max_length=128)]
+ExternalIdFilter = Annotated[ExternalId | None, Query(min_length=1, max_length=128)]
 ExternalIdPath = Annotated[
-    str,
-    Path(min_length=1, max_length=128, pattern=r"^\S+$", description="The ATS's own id."),
+    Token, Path(min_length=1, max_length=128, description="The ATS's own id.")
 ]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A record id.")]
 Paging = Annotated[PageParams, Depends(page_params)]

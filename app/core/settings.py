@@ -10,6 +10,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The development secret. Production refuses to start with it (see ``check_production``).
 DEFAULT_SECRET = "candor-development-secret-change-me"  # noqa: S105 - a known, refused default
+#: A production secret has at least this many characters ...
+MIN_SECRET_LENGTH = 32
+#: ... and at least this many distinct ones (32 x ``a`` is long, not random).
+MIN_SECRET_DISTINCT = 16
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` cannot key production API-key hashes, or None if it can. Never the value."""
+    if secret.strip() == DEFAULT_SECRET:
+        return "is the published development default"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"must be at least {MIN_SECRET_LENGTH} characters"
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        return f"must have at least {MIN_SECRET_DISTINCT} distinct characters"
+    return None
 
 
 class Settings(BaseSettings):
@@ -40,11 +55,11 @@ class Settings(BaseSettings):
     def check_production(self) -> Settings:
         """R-PV / secrets: a production process with the published default secret must not run."""
         if self.environment == "production":
-            secret = self.secret_key.get_secret_value()
-            if secret == DEFAULT_SECRET or len(secret) < 32:
+            problem = secret_problem(self.secret_key.get_secret_value())
+            if problem is not None:
                 raise ValueError(
-                    "CANDOR_SECRET_KEY must be set to a random value of at least 32 characters "
-                    "when CANDOR_ENVIRONMENT=production"
+                    f"CANDOR_SECRET_KEY {problem} when CANDOR_ENVIRONMENT=production; generate "
+                    "one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
             if self.email_backend == "sendgrid" and not self.sendgrid_api_key.get_secret_value():
                 raise ValueError("CANDOR_SENDGRID_API_KEY must be set for the sendgrid backend")

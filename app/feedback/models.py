@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import String, Text
 from sqlmodel import Field, SQLModel
 
 from app.core.models import (
+    Day,
     ExternalId,
     Instant,
     LongText,
+    MultiLine,
     PublicModel,
     RefId,
     RequestModel,
@@ -47,7 +49,7 @@ class FeedbackBase(SQLModel):
         default=None, sa_type=Text, description="May be shared once a recruiter approves it."
     )
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
-    stated_decision_date: date | None = Field(
+    stated_decision_date: Day | None = Field(
         default=None, description="R-SLA-5: with `hold`, the new date the client gave."
     )
 
@@ -75,7 +77,7 @@ class FeedbackUpdate(UpdateModel):
     not_null = not_null_columns(Feedback)
 
     decision: Decision | None = None
-    stated_decision_date: date | None = None
+    stated_decision_date: Day | None = None
     internal_notes: LongText | None = None
     shareable_summary: LongText | None = None
     external_id: ExternalId | None = None
@@ -136,7 +138,7 @@ class FeedbackAnswer(RequestModel):
 
 
 class FeedbackDecline(RequestModel):
-    reason: str = Field(
+    reason: MultiLine = Field(
         min_length=1,
         max_length=500,
         description="Internal; the candidate is told kindly that feedback is not available.",

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -38,6 +38,7 @@ from app.core.errors import (
     Unauthorized,
     problem_responses,
 )
+from app.core.models import SINGLE_LINE_PATTERN, TOKEN_PATTERN
 from app.core.settings import Settings
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageEvent, MessageState, Suppression
@@ -94,14 +95,24 @@ class WebhookNotConfigured(AppError):
 # --- schemas ---------------------------------------------------------------------------------
 
 
+class EventRefusal(BaseModel):
+    """One event of the batch that was skipped because a field Candor reads is malformed."""
+
+    index: int = Field(description="The event's position in the batch, from 0.")
+    field: str = Field(description="The field at fault, e.g. `sg_event_id`.")
+    reason: str
+
+
 class EventBatchResult(BaseModel):
-    """What became of a batch: every received event is exactly one of applied, duplicate or
-    ignored."""
+    """What became of a batch: every received event is exactly one of applied, duplicate,
+    ignored (not ours to act on) or refused (malformed: skipped, the rest still applied)."""
 
     received: int
     applied: int
     duplicates: int
     ignored: int
+    refused: int = 0
+    refusals: list[EventRefusal] = Field(default_factory=list)
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -180,35 +191,56 @@ class _Event:
     status: str | None
 
 
-def _read(raw: dict[str, Any], now: datetime) -> _Event | None:
-    """The fields Candor uses, or None when the event cannot be one of ours to act on."""
-    event_id, kind, message_ref = raw.get("sg_event_id"), raw.get("event"), raw.get(CUSTOM_ARG)
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 100:
+_TOKEN = re.compile(TOKEN_PATTERN)
+_SINGLE_LINE = re.compile(SINGLE_LINE_PATTERN)
+
+
+def _read(raw: dict[str, Any], now: datetime) -> _Event | EventRefusal | None:
+    """The fields Candor uses; None when the event is not one of ours to act on (another kind,
+    no message id of ours); a refusal when a field Candor would store or act on is malformed
+    (R-IN: a NUL byte or a line break must not reach the database, nor fail the batch).
+    ``EventRefusal.index`` is set by the caller."""
+
+    def refuse(field: str, reason: str) -> EventRefusal:
+        return EventRefusal(index=-1, field=field, reason=reason)
+
+    kind, message_ref = raw.get("event"), raw.get(CUSTOM_ARG)
+    if not isinstance(kind, str) or kind not in HANDLED or message_ref is None:
         return None
-    if not isinstance(kind, str) or kind not in HANDLED:
-        return None
+    event_id = raw.get("sg_event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 100 or not _TOKEN.match(event_id):
+        return refuse("sg_event_id", "must be 1-100 characters, no whitespace or controls")
     if isinstance(message_ref, str) and message_ref.isascii() and message_ref.isdigit():
-        if len(message_ref) > 10:
-            return None
-        message_id = int(message_ref)
+        message_id = int(message_ref) if len(message_ref) <= 10 else 0
     elif isinstance(message_ref, int) and not isinstance(message_ref, bool):
         message_id = message_ref
     else:
-        return None
+        return refuse(CUSTOM_ARG, "must be a message id (digits)")
     if not 0 < message_id <= MAX_MESSAGE_ID:
-        return None
+        return None  # a number, but not one of our ids
     ts = raw.get("timestamp")
     occurred_at = now
-    if isinstance(ts, int | float) and not isinstance(ts, bool) and 0 < ts < MAX_EVENT_TS:
+    if ts is not None and (not isinstance(ts, int | float) or isinstance(ts, bool)):
+        return refuse("timestamp", "must be a Unix time in seconds")
+    if ts is not None and 0 < ts < MAX_EVENT_TS:
         occurred_at = datetime.fromtimestamp(ts, UTC)
     email = raw.get("email")
+    if email is not None and (
+        not isinstance(email, str)
+        or not 3 <= len(email) <= 320
+        or not _TOKEN.match(email)
+        or "@" not in email
+    ):
+        return refuse("email", "must be an email address")
     status = raw.get("status")
+    if status is not None and (not isinstance(status, str) or not _SINGLE_LINE.match(status)):
+        return refuse("status", "must be an SMTP status such as 5.1.1")
     return _Event(
         event_id=event_id,
         kind=kind,
         message_id=message_id,
         occurred_at=occurred_at,
-        email=email if isinstance(email, str) and 3 <= len(email) <= 320 else None,
+        email=email,
         status=status if isinstance(status, str) and _STATUS.fullmatch(status) else None,
     )
 
@@ -338,11 +370,14 @@ async def apply_events(
 ) -> EventBatchResult:
     """Record a verified batch; idempotent per ``sg_event_id`` and independent of order."""
     events: list[_Event] = []
+    refusals: list[EventRefusal] = []
     ignored = 0
-    for raw in raw_events:
+    for index, raw in enumerate(raw_events):
         event = _read(raw, now)
         if event is None:
             ignored += 1
+        elif isinstance(event, EventRefusal):
+            refusals.append(event.model_copy(update={"index": index}))
         else:
             events.append(event)
     seen = await _known_event_ids(session, list(dict.fromkeys(e.event_id for e in events)))
@@ -362,15 +397,25 @@ async def apply_events(
     # Surfaces a concurrent delivery of the same events here, as the app's 409.
     await session.flush()
     result = EventBatchResult(
-        received=len(raw_events), applied=applied, duplicates=duplicates, ignored=ignored
+        received=len(raw_events),
+        applied=applied,
+        duplicates=duplicates,
+        ignored=ignored,
+        refused=len(refusals),
+        refusals=refusals,
     )
     log.info(
-        "sendgrid events: received=%d applied=%d duplicates=%d ignored=%d",
+        "sendgrid events: received=%d applied=%d duplicates=%d ignored=%d refused=%d",
         result.received,
         result.applied,
         result.duplicates,
         result.ignored,
+        result.refused,
     )
+    for refusal in refusals:  # where and which field, never the value (it may be an address)
+        log.warning(
+            "sendgrid event %d refused: %s %s", refusal.index, refusal.field, refusal.reason
+        )
     return result
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import model_validator
@@ -10,11 +10,13 @@ from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 
 from app.core.models import (
+    Day,
     ExternalId,
     Instant,
     PublicModel,
     RefId,
     RequestModel,
+    SingleLine,
     Timestamps,
     UpdateModel,
     instant_field,
@@ -47,11 +49,11 @@ class ReplyChannel(StrEnum):
 
 class InterviewBase(SQLModel):
     kind: InterviewKind = Field(sa_type=String(32))
-    stated_decision_date: date | None = Field(
+    stated_decision_date: Day | None = Field(
         default=None, description="R-SLA-1: the date the client said a decision would come."
     )
     reply_channel: ReplyChannel = Field(default=ReplyChannel.unknown, sa_type=String(16))
-    location: str | None = Field(default=None, max_length=500)
+    location: SingleLine | None = Field(default=None, max_length=500)
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
 
 
@@ -101,9 +103,9 @@ class InterviewUpdate(UpdateModel):
     status: InterviewStatus | None = None
     starts_at: Instant | None = None
     ends_at: Instant | None = None
-    stated_decision_date: date | None = None
+    stated_decision_date: Day | None = None
     reply_channel: ReplyChannel | None = None
-    location: str | None = Field(default=None, max_length=500)
+    location: SingleLine | None = Field(default=None, max_length=500)
     external_id: ExternalId | None = None
     interviewer_ids: list[RefId] | None = Field(default=None, max_length=50)
 

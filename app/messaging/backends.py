@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from app.core.models import line_safe
 from app.core.settings import Settings
 
 log = logging.getLogger("candor.email")
@@ -24,8 +25,16 @@ CUSTOM_ARG = "candor_message_id"
 MAX_IN_FLIGHT = 16
 
 
+#: The fields of an email that become header lines (everything but the bodies).
+HEADER_FIELDS = ("to", "subject", "from_email", "from_name", "reply_to")
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingEmail:
+    """One email as every backend gets it. Its header fields are made single-line here, the one
+    place every email passes, whatever the backend: input is validated, but a name or a job title
+    stored before that (or written by an import) must still never add a header line (R-IN)."""
+
     message_id: int
     to: str
     subject: str
@@ -35,6 +44,13 @@ class OutgoingEmail:
     from_name: str
     cc: tuple[str, ...] = ()
     reply_to: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in HEADER_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, line_safe(value).strip())
+        object.__setattr__(self, "cc", tuple(line_safe(a).strip() for a in self.cc))
 
 
 class TransientFailure(Exception):

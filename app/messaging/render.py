@@ -8,10 +8,12 @@ confidential, dates; never internal notes or unapproved feedback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache
+from functools import cache, lru_cache, update_wrapper
+from typing import Any, Final
 
 from jinja2 import (
     Environment,
@@ -19,8 +21,10 @@ from jinja2 import (
     StrictUndefined,
     Template,
     TemplateError,
+    TemplateRuntimeError,
     select_autoescape,
 )
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 log = logging.getLogger("candor.templates")
@@ -44,10 +48,80 @@ def _env() -> Environment:
     )
 
 
+#: The most characters one rendered section may have (R-IN). A section holds at most a shared
+#: feedback summary (20 000 characters) plus the template's own words (5 000), so this is room to
+#: spare for any honest template, and a bound on what one email can weigh.
+MAX_SECTION_CHARS: Final = 50_000
+_NUMBERS = re.compile(r"\d+")
+
+
+class TemplateTooLarge(TemplateRuntimeError):
+    """A template's output would exceed ``MAX_SECTION_CHARS``."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the output would exceed {MAX_SECTION_CHARS} characters")
+
+
+def _check_size(value: Any) -> None:
+    """Refuse a number that could make a bigger output than the bound in one step: a
+    repetition count, a width, a power, an argument to a filter or a function."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SECTION_CHARS:
+        raise TemplateTooLarge()
+
+
+def _check_format(spec: Any) -> None:
+    """A ``%``- or ``str.format`` string whose widths or precisions exceed the bound."""
+    if isinstance(spec, str):
+        for number in _NUMBERS.findall(spec):
+            if len(number) > 6 or int(number) > MAX_SECTION_CHARS:
+                raise TemplateTooLarge()
+
+
+def _bounded_filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            _check_size(value)
+        return function(*args, **kwargs)
+
+    return update_wrapper(bounded, function)
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, with no step that can build more than ``MAX_SECTION_CHARS`` at once: the
+    output is also bounded as it streams (see ``_render``), but ``{{ 'ab' * 5000000 }}`` or
+    ``{{ 'a'|center(10**9) }}`` would allocate it all before the first chunk is seen."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _bounded_filter(f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*" and isinstance(left, str | list | tuple) and isinstance(right, int):
+            _check_size(len(left) * right)
+        elif operator == "*" and isinstance(right, str | list | tuple) and isinstance(left, int):
+            _check_size(len(right) * left)
+        elif operator == "**":
+            _check_size(right)
+        elif operator == "%":
+            _check_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        for value in (*args, *kwargs.values()):
+            _check_size(value)
+        method = getattr(__obj, "__wrapped__", __obj)
+        if getattr(method, "__name__", "") in ("format", "format_map"):
+            _check_format(getattr(method, "__self__", None))
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 @cache
 def _sandbox() -> SandboxedEnvironment:
-    """Admin-written templates run sandboxed: no attribute tricks reach Python objects."""
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+    """Admin-written templates run sandboxed: no attribute tricks reach Python objects, and no
+    output grows past ``MAX_SECTION_CHARS``."""
+    return _BoundedSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
 
 
 def default_source(kind: str) -> str:
@@ -97,7 +171,11 @@ class Section:
         return self._render(_compiled_override(override))
 
     def _render(self, template: Template) -> str:
-        return template.render(
+        """Streamed, so an output past ``MAX_SECTION_CHARS`` stops there (``TemplateTooLarge``,
+        and the caller falls back to the default wording) instead of growing an email."""
+        chunks: list[str] = []
+        size = 0
+        for chunk in template.generate(
             job_title=self.job_title,
             client_name=self.client_name,
             next_date=long_date(self.next_date) if self.next_date else "",
@@ -105,7 +183,12 @@ class Section:
             detail=self.detail,
             link=self.link,
             portal_url=self.portal_url,
-        ).strip()
+        ):
+            size += len(chunk)
+            if size > MAX_SECTION_CHARS:
+                raise TemplateTooLarge()
+            chunks.append(chunk)
+        return "".join(chunks).strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
 from app.core.clock import utcnow
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, NotFound, problem_responses
-from app.core.models import RefId, RequestModel
+from app.core.models import MultiLine, RefId, RequestModel
 from app.core.settings import Settings
 from app.events import service as events
 from app.messaging import outbox
@@ -40,7 +40,9 @@ class TemplatePublic(SQLModel):
 
 
 class TemplateUpdate(RequestModel):
-    body: str = Field(min_length=1, max_length=5000, description="Jinja2 text of the section.")
+    body: MultiLine = Field(
+        min_length=1, max_length=5000, description="Jinja2 text of the section."
+    )
 
 
 class PreviewRequest(RequestModel):

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from pydantic import Field
 from sqlmodel import SQLModel
 
-from app.core.models import RefId, RequestModel
+from app.core.models import MultiLine, RefId, RequestModel
 
 
 class PortalRecruiter(SQLModel):
@@ -75,7 +75,7 @@ class PortalStatus(SQLModel):
 
 
 class PortalNoteCreate(RequestModel):
-    text: str = Field(min_length=1, max_length=10_000, description="Your note, plain text.")
+    text: MultiLine = Field(min_length=1, max_length=10_000, description="Your note, plain text.")
 
 
 class PortalFeedbackRequestCreate(RequestModel):

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 from app.core.models import (
     ExternalId,
     Instant,
+    MultiLine,
     PublicModel,
     RefId,
     RequestModel,
@@ -88,7 +89,7 @@ class StageMoveCreate(RequestModel):
         description="When the move really happened (an ATS may backdate); never in the future, "
         "never before the current stage began.",
     )
-    reason: str | None = Field(default=None, max_length=1000)
+    reason: MultiLine | None = Field(default=None, max_length=1000)
 
 
 class StageMovePublic(SQLModel):

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Index, String
 from sqlmodel import Field
 
-from app.core.models import PublicModel, RequestModel, WorkTimestamps, instant_field
+from app.core.models import MultiLine, PublicModel, RequestModel, WorkTimestamps, instant_field
 
 
 class TaskKind(StrEnum):
@@ -71,4 +71,4 @@ class TaskPublic(PublicModel):
 
 
 class TaskComplete(RequestModel):
-    note: str | None = Field(default=None, max_length=2000)
+    note: MultiLine | None = Field(default=None, max_length=2000)

@@ -8,18 +8,18 @@ from datetime import datetime
 from pydantic import Field
 from sqlmodel import SQLModel
 
-from app.core.models import RequestModel
+from app.core.models import MultiLine, RequestModel
 from app.thank_you.models import NoteSource, NoteState, RecipientOutcome, VersionAuthor
 
 NoteText = Field(min_length=1, max_length=10_000, description="The note, plain text.")
 
 
 class NoteCreate(RequestModel):
-    text: str = NoteText
+    text: MultiLine = NoteText
 
 
 class NoteApprove(RequestModel):
-    text: str | None = Field(
+    text: MultiLine | None = Field(
         default=None,
         min_length=1,
         max_length=10_000,
@@ -28,13 +28,13 @@ class NoteApprove(RequestModel):
 
 
 class NoteRequestChanges(RequestModel):
-    comment: str = Field(
+    comment: MultiLine = Field(
         min_length=1, max_length=2000, description="The candidate sees this comment."
     )
 
 
 class NoteWithhold(RequestModel):
-    reason: str = Field(
+    reason: MultiLine = Field(
         min_length=1,
         max_length=2000,
         description="Internal: the candidate is told kindly, without this reason.",

@@ -82,3 +82,69 @@ def authenticated() -> list[Operation]:
 
 def writes_with_body() -> list[Operation]:
     return [op for op in operations() if op.method in WRITE_METHODS and op.body_model]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A string property of a request body, or of an array in it, as the schema declares it."""
+
+    name: str
+    format: str | None
+    pattern: str | None
+    in_array: bool
+
+
+def _string_options(prop: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+    found = []
+    for option in prop.get("anyOf", [prop]):
+        items = option.get("items", {})
+        if option.get("type") == "string" and "enum" not in option:
+            found.append((option, False))
+        elif (
+            option.get("type") == "array" and items.get("type") == "string" and "enum" not in items
+        ):
+            found.append((items, True))
+    return found
+
+
+def string_fields(model: str) -> list[Field]:
+    """Every string property of a request body (enums aside): its format and pattern."""
+    return [
+        Field(name, option.get("format"), option.get("pattern"), in_array)
+        for name, prop in request_schema(model)["properties"].items()
+        for option, in_array in _string_options(prop)
+    ]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A string parameter of an operation (query or path), enums aside."""
+
+    op: Operation
+    location: str
+    name: str
+    format: str | None
+    pattern: str | None
+
+
+def string_params() -> list[Param]:
+    """Every string query or path parameter of every operation, read from the document."""
+    document = _document()
+    found = []
+    for op in operations():
+        spec = document["paths"][op.path][op.method.lower()]
+        for parameter in spec.get("parameters", []):
+            if parameter["in"] not in ("query", "path"):
+                continue
+            for option, in_array in _string_options(parameter.get("schema", {})):
+                if not in_array:
+                    found.append(
+                        Param(
+                            op,
+                            parameter["in"],
+                            parameter["name"],
+                            option.get("format"),
+                            option.get("pattern"),
+                        )
+                    )
+    return found

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from jinja2 import TemplateError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.messaging.render import MAX_SECTION_CHARS, Section
 from tests.sla.helpers import submit, us_agency
 
 SENTINEL = "SENTINEL-internal-7c1d"
@@ -103,3 +105,53 @@ class TestPreview:
             everything = str(preview.json())
             assert "Acme" not in everything and "our client" in everything
             assert SENTINEL not in everything
+
+
+#: Each makes far more than MAX_SECTION_CHARS, each in a different way.
+EXPANDING = [
+    "{{ 'ab' * 5000000 }} {{ next_date }}",
+    "{{ 5000000 * 'ab' }} {{ next_date }}",
+    "{{ ['ab'] * 5000000 }} {{ next_date }}",
+    "{{ 'a'|center(100000000) }} {{ next_date }}",
+    "{{ 'a'.ljust(100000000) }} {{ next_date }}",
+    "{{ '%100000000s' % 'a' }} {{ next_date }}",
+    "{{ '{:>100000000}'.format('a') }} {{ next_date }}",
+    "{{ 10 ** 100000000 }} {{ next_date }}",
+    "{% for i in range(100000) %}{{ detail }}{% endfor %} {{ next_date }}",
+    "{% for i in range(100000) %}{% for j in range(100) %}x{% endfor %}{% endfor %}{{ next_date }}",
+]
+
+
+class TestOutputBound:
+    @pytest.mark.parametrize("body", EXPANDING)
+    async def test_a_template_whose_preview_exceeds_the_bound_is_refused_when_saved__R_IN(
+        self, client: httpx.AsyncClient, session: AsyncSession, body: str
+    ) -> None:
+        agency = await us_agency(client, session)
+        response = await client.put(
+            "/v1/templates/no_news", json={"body": body}, headers=agency.admin.headers
+        )
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["field"] == "body.body"
+        assert f"exceed {MAX_SECTION_CHARS} characters" in error["message"]
+        listed = await client.get("/v1/templates", headers=agency.admin.headers)
+        assert not next(t for t in listed.json() if t["kind"] == "no_news")["overridden"]
+
+    @pytest.mark.parametrize("body", EXPANDING)
+    def test_a_stored_template_past_the_bound_falls_back_to_the_default_wording__R_IN(
+        self, body: str
+    ) -> None:
+        """A template stored before the bound existed (or whose output grows with the data, such
+        as a long feedback summary repeated) is bounded when an email is rendered too."""
+        section = Section(kind="no_news", job_title="Dev", client_name="Acme", detail="d" * 100)
+        text = section.render(body)
+        assert text == section.render(None)
+        assert len(text) < 1000
+
+    def test_the_bound_leaves_room_for_the_longest_summary__R_IN(self) -> None:
+        summary = "s" * 20_000  # a shareable feedback summary's maximum (LongText)
+        section = Section(kind="feedback_shared", job_title="Dev", client_name="A", detail=summary)
+        assert summary in section.render("{{ detail }} {{ link }}")
+        with pytest.raises(TemplateError):
+            section.render_strictly("{{ detail }}{{ detail }}{{ detail }}")
