@@ -19,7 +19,7 @@ from app.candidates.router import router as candidates_router
 from app.clients.router import router as clients_router
 from app.core.database import make_engine, make_sessionmaker
 from app.core.errors import FieldError, Problem, install_error_handlers, problem_responses
-from app.core.logs import install_access_log_redaction
+from app.core.logs import install_log_hygiene
 from app.core.middleware import BodySizeLimit, LastResort
 from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
@@ -109,7 +109,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(LastResort)  # added last: the outermost of ours
-    install_access_log_redaction()
+    install_log_hygiene()
 
     @app.get("/health", tags=["health"], summary="Health check")
     async def health() -> dict[str, str]:

@@ -5,7 +5,8 @@ whoever reads it in a log can act as the candidate. Every path a log line shows 
 :func:`redact_path`, which replaces the segment after a token prefix with ``<token>``; query
 strings keep their parameter names only, since values (``external_id=…``, a cursor) can be
 anything a caller typed. The uvicorn access log gets the same treatment through
-:class:`AccessLogRedaction`, installed by ``create_app`` whatever server runs the app.
+:class:`AccessLogRedaction`, installed by ``create_app`` (and the worker) whatever server runs
+the app.
 """
 
 from __future__ import annotations
@@ -43,8 +44,17 @@ class AccessLogRedaction(logging.Filter):
         return True
 
 
-def install_access_log_redaction() -> None:
-    """Idempotent: every app built in one process shares the one uvicorn access logger."""
+#: Clients that log every request's full URL at INFO (a URL can carry a token or an address).
+CHATTY_CLIENT_LOGGERS = ("httpx", "httpcore")
+
+
+def install_log_hygiene() -> None:
+    """Idempotent, process-wide: every app built in one process shares these loggers. The
+    access log's paths are redacted; HTTP client libraries log at WARNING and above only."""
     logger = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, AccessLogRedaction) for f in logger.filters):
         logger.addFilter(AccessLogRedaction())
+    for name in CHATTY_CLIENT_LOGGERS:
+        client_logger = logging.getLogger(name)
+        if client_logger.level < logging.WARNING:
+            client_logger.setLevel(logging.WARNING)

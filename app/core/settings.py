@@ -46,6 +46,12 @@ class Settings(BaseSettings):
                     "CANDOR_SECRET_KEY must be set to a random value of at least 32 characters "
                     "when CANDOR_ENVIRONMENT=production"
                 )
+            if self.email_backend == "console":
+                # R-PV: the console backend prints whole emails (names, links) into the logs.
+                raise ValueError(
+                    "CANDOR_EMAIL_BACKEND=console prints whole emails into the process output; "
+                    "use sendgrid (or file) when CANDOR_ENVIRONMENT=production"
+                )
             if self.email_backend == "sendgrid" and not self.sendgrid_api_key.get_secret_value():
                 raise ValueError("CANDOR_SENDGRID_API_KEY must be set for the sendgrid backend")
         return self

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import utcnow
 from app.core.database import make_engine, make_sessionmaker
 from app.core.errors import is_unavailable
+from app.core.logs import install_log_hygiene
 from app.core.settings import Settings
 from app.messaging import contact_outbox, outbox
 from app.messaging.backends import EmailBackend, make_backend
@@ -101,6 +102,7 @@ async def run(
     settings: Settings, *, once: bool, now: datetime | None, options: WorkerOptions
 ) -> RoundResult:
     """Run until stopped (or, with ``once``, until nothing is due at ``now``)."""
+    install_log_hygiene()
     engine = make_engine(settings.database_url)
     backend = make_backend(settings)
     sessionmaker = make_sessionmaker(engine)

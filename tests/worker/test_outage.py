@@ -19,9 +19,6 @@ that can be lost (the SQLite run skips these and says so).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -38,6 +35,7 @@ from app.candidates.models import Candidate
 from app.sla.models import CheckKind, CheckState, SlaCheck
 from tests.factories import TEST_SECRET, make_caller
 from tests.logcapture import process_log
+from tests.serving import CANDOR, ROOT, free_port, process_env, serving
 from tests.tcp_proxy import TcpProxy
 from tests.worker.conftest import WorkerDatabase, on_postgresql
 from tests.worker.test_exactly_once import (
@@ -51,8 +49,6 @@ pytestmark = on_postgresql(
     "R-AV outages are lost database connections; SQLite has no connection to lose"
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-CANDOR = Path(sys.executable).with_name("candor")
 #: How long the database stays away: the length of a quick server restart.
 OUTAGE_SECONDS = 3.0
 CONCURRENCY = 8
@@ -79,60 +75,6 @@ async def proxy(worker_database: WorkerDatabase) -> AsyncIterator[TcpProxy]:
 def _through(proxy: TcpProxy, database: WorkerDatabase) -> str:
     url = make_url(database.url).set(host=proxy.host, port=proxy.port)
     return url.render_as_string(hide_password=False)
-
-
-def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CANDOR_DATABASE_URL": database_url,
-        "CANDOR_ENVIRONMENT": "test",
-        "CANDOR_EMAIL_BACKEND": "file",
-        "CANDOR_EMAIL_FOLDER": str(tmp_path / "mail"),
-    }
-
-
-@contextlib.asynccontextmanager
-async def serving(database_url: str, tmp_path: Path, port: int) -> AsyncIterator[Path]:
-    """``candor serve`` on loopback, its output kept for the log test; stopped afterwards."""
-    log_path = process_log("serve")
-    with log_path.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            str(CANDOR),
-            "serve",
-            "--port",
-            str(port),
-            stdout=out,
-            stderr=out,
-            env=_env(database_url, tmp_path),
-            cwd=ROOT,
-        )
-        try:
-            await _until_healthy(port, proc)
-            yield log_path
-        finally:
-            if proc.returncode is None:
-                proc.terminate()
-                await asyncio.wait_for(proc.wait(), timeout=30)
-
-
-async def _until_healthy(port: int, proc: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for _ in range(300):
-            assert proc.returncode is None, "candor serve exited"
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/health")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)  # a bounded readiness poll, not a timing assumption
-    raise AssertionError("candor serve did not start")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -210,7 +152,7 @@ async def test_the_api_answers_503_through_an_outage_and_keeps_every_write__R_AV
         await session.commit()
     assert owner.user_id is not None
     assert TEST_SECRET  # the server runs on the same (default) secret the key was made with
-    port = _free_port()
+    port = free_port()
     load = Load()
     async with (
         serving(_through(proxy, worker_database), tmp_path, port),
@@ -283,7 +225,7 @@ async def test_the_worker_backs_off_through_an_outage_and_fires_every_check_once
             "2",
             stdout=out,
             stderr=out,
-            env=_env(_through(proxy, worker_database), tmp_path),
+            env=process_env(_through(proxy, worker_database), tmp_path),
             cwd=ROOT,
         )
         try:
