@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install Candor with its development tools
 
-demo: $(STAMP) ## Run the API on a fresh SQLite file with demo data (prints an admin key)
-	$(BIN)/candor demo
+demo: $(STAMP) ## Run the API on a fresh SQLite file with demo data (PORT=… or CANDOR_PORT; prints an admin key)
+	$(BIN)/candor demo $(if $(PORT),--port $(PORT))
 
 serve: $(STAMP) ## Run the API on CANDOR_DATABASE_URL (migrate first)
 	$(BIN)/candor serve

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -116,18 +117,33 @@ def keys_create(
     typer.echo(key)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def demo_address(port: int | None) -> tuple[str, int]:
+    """Where the demo listens: ``--port`` (``make demo PORT=…``), else ``CANDOR_HOST`` and
+    ``CANDOR_PORT`` as for ``candor serve``."""
+    settings = get_settings()
+    return settings.host, port or settings.port
+
+
 @cli.command()
 def demo(
     db: Annotated[Path, typer.Option(help="SQLite file (recreated)")] = Path("candor-demo.db"),
-    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default: CANDOR_PORT, else 8000)", min=1, max=65535)
+    ] = None,
 ) -> None:
     """A fresh SQLite file with a small realistic agency, an admin key, and the API."""
     from app.demo import load_demo
 
+    host, port = demo_address(port)
+
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite+aiosqlite:///{db.resolve()}"
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     os.environ["CANDOR_DATABASE_URL"] = url
     # Links in emails and the printed portal link point at this demo (the API and its worker
     # read the same environment).
@@ -152,10 +168,11 @@ def demo(
         [sys.executable, "-m", "app.cli", "worker", "--poll-interval", "5"],
         env={**os.environ, "CANDOR_DATABASE_URL": url},
     )
+    # uvicorn shuts down on SIGTERM, then raises it again with the handler found before it ran:
+    # this one turns it into SystemExit, so the ``finally`` below still stops the worker.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        uvicorn.run(
-            "app.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="info"
-        )
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
     finally:
         worker_process.terminate()
         worker_process.wait(timeout=30)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import app.models  # noqa: F401 - every table registered before the first query
@@ -19,7 +20,8 @@ from app.candidates.router import router as candidates_router
 from app.clients.router import router as clients_router
 from app.core.database import make_engine, make_sessionmaker
 from app.core.errors import FieldError, Problem, install_error_handlers, problem_responses
-from app.core.middleware import BodySizeLimit
+from app.core.logs import install_log_hygiene
+from app.core.middleware import BodySizeLimit, LastResort
 from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
 from app.feedback.requests_router import router as feedback_requests_router
@@ -96,17 +98,23 @@ def create_app(
         if own_engine and isinstance(the_engine, AsyncEngine):
             await the_engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from the Swagger UI and ReDoc files installed with fastapi-offline (served
+    # under /static-offline-docs), so the docs render on a machine without internet.
+    app = FastAPIOffline(
         title="Candor",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # No validator badge: it would call validator.swagger.io from the reader's browser.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(the_engine)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LastResort)  # added last: the outermost of ours
+    install_log_hygiene()
 
     @app.get("/health", tags=["health"], summary="Health check")
     async def health() -> dict[str, str]:

@@ -24,6 +24,7 @@ from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.main import create_app
 from app.messaging.sendgrid_standin import SendGridStandIn
+from tests import logcapture
 from tests.mailing import KEY, Mailer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(_database_line())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """R-PV: every log record of the run is kept for the log test (tests/core/test_logs.py),
+    at the level production logs at, from before the first test to after the last."""
+    logcapture.start_capture()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The log test reads what every other test logged, so it runs last."""
+    last = [item for item in items if item.get_closest_marker("reads_suite_logs")]
+    items[:] = [item for item in items if item not in last] + last
 
 
 def migrate(url: str) -> None:

@@ -7,10 +7,15 @@ contacts that exercise every contact policy (R-CP), and keys that work against t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import os
+import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,6 +36,7 @@ from app.jobs.models import Job
 from app.sla.models import SlaCheck
 from app.submissions.models import StageMove, Submission
 from app.submissions.states import Stage, can_move
+from tests.serving import CANDOR, ROOT, free_port
 
 
 @dataclass
@@ -307,3 +313,68 @@ class TestKeys:
         )
         assert response.status_code == 200, response.text
         assert response.json()["role"] == "integration"
+
+
+class TestWhereTheDemoListens:
+    """``make demo PORT=…`` and ``CANDOR_PORT`` (issue 12: a newcomer's port 8000 was taken)."""
+
+    async def test_the_demo_serves_on_candor_port(self, tmp_path: Path) -> None:
+        port = free_port()
+        out = tmp_path / "demo.out"  # its output shows keys: the operator's, not a log
+        with out.open("wb") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                str(CANDOR),
+                "demo",
+                "--db",
+                str(tmp_path / "demo.db"),
+                stdout=sink,
+                stderr=sink,
+                env={**os.environ, "CANDOR_PORT": str(port)},
+                cwd=tmp_path,
+            )
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                    for _ in range(600):
+                        assert proc.returncode is None, out.read_text()[-2000:]
+                        with contextlib.suppress(httpx.TransportError):
+                            if (await http.get("/health")).status_code == 200:
+                                break
+                        await asyncio.sleep(0.1)  # a bounded readiness poll
+                    else:
+                        raise AssertionError(out.read_text()[-2000:])
+            finally:
+                proc.terminate()
+                await asyncio.wait_for(proc.wait(), timeout=60)
+        assert f"http://127.0.0.1:{port}/docs" in out.read_text()
+        # Stopping the demo stops the worker it started beside the API.
+        assert _processes_with(str(tmp_path / "demo.db")) == ""
+
+    def test_make_demo_passes_port_on(self) -> None:
+        dry = subprocess.run(
+            ["make", "-n", "demo", "PORT=8123"],  # noqa: S607 - make from PATH, as a developer runs it
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "candor demo --port 8123" in dry.stdout
+        plain = subprocess.run(
+            ["make", "-n", "demo"],  # noqa: S607
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "--port" not in plain.stdout and "candor demo" in plain.stdout
+
+
+def _processes_with(text: str) -> str:
+    """The command lines of running processes whose environment or arguments name ``text``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if text.encode() in (proc / "environ").read_bytes():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return "\n".join(found)

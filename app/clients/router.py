@@ -66,12 +66,15 @@ async def get_client(session: SessionDep, _: CurrentPrincipal, client_id: IdPath
 
 
 @router.patch(
-    "/clients/{client_id}", summary="Update a client", responses=problem_responses(404, 409)
+    "/clients/{client_id}",
+    summary="Update a client",
+    responses=problem_responses(403, 404, 409),
 )
 async def update_client(
     session: SessionDep, principal: CurrentPrincipal, client_id: IdPath, body: ClientUpdate
 ) -> ClientPublic:
-    """Change the fields given."""
+    """Change the fields given. `confidential` is changed only by admins and integrations: a
+    recruiter's change of it answers 403 (R-PV)."""
     client = await crud.get_or_404(session, Client, client_id)
     return ClientPublic.model_validate(
         await service.update_client(session, principal, client, body)
@@ -148,12 +151,16 @@ async def get_contact(
 
 
 @router.patch(
-    "/contacts/{contact_id}", summary="Update a contact", responses=problem_responses(404, 409)
+    "/contacts/{contact_id}",
+    summary="Update a contact",
+    responses=problem_responses(403, 404, 409),
 )
 async def update_contact(
     session: SessionDep, principal: CurrentPrincipal, contact_id: IdPath, body: ContactUpdate
 ) -> ContactPublic:
-    """Change the fields given (a contact stays with its client)."""
+    """Change the fields given (a contact stays with its client). `contact_policy` and
+    `no_chase` are changed only by admins and integrations: a recruiter's change of either
+    answers 403 (R-PV)."""
     contact = await crud.get_or_404(session, Contact, contact_id)
     return ContactPublic.model_validate(
         await service.update_contact(session, principal, contact, body)

@@ -19,12 +19,42 @@ from app.clients.models import (
     ContactUpdate,
 )
 from app.core import crud
-from app.core.errors import Conflict
+from app.core.errors import Conflict, FieldError, Forbidden
 from app.core.filters import UpdatedSince
 from app.core.pagination import Page, PageParams
 from app.events import service as events
 from app.interviews.models import InterviewInterviewer
 from app.jobs.models import Job
+
+#: R-PV: the shared directory's protections. Every recruiter reads the directory, but lifting a
+#: protection (a confidential client's name, a contact's policy or wish not to be chased)
+#: affects every recruiter's candidates and contacts, so only admins and integrations change them.
+CLIENT_PROTECTIONS = ("confidential",)
+CONTACT_PROTECTIONS = ("contact_policy", "no_chase")
+
+
+def _guard_protections(
+    principal: Principal,
+    record: Client | Contact,
+    changes: dict[str, object],
+    fields: tuple[str, ...],
+) -> None:
+    """403 naming each protection a recruiter's change would alter; sending the current value
+    again changes nothing and passes."""
+    if not principal.is_recruiter:
+        return
+    touched = [f for f in fields if f in changes and changes[f] != getattr(record, f)]
+    if touched:
+        raise Forbidden(
+            f"Only an admin or an integration may change {', '.join(touched)}: the shared "
+            "directory's protections are not a recruiter's to change (R-PV).",
+            errors=[
+                FieldError(
+                    field=f"body.{f}", message="only an admin or an integration may change this"
+                )
+                for f in touched
+            ],
+        )
 
 
 async def create_client(session: AsyncSession, principal: Principal, data: ClientCreate) -> Client:
@@ -45,6 +75,7 @@ async def update_client(
     session: AsyncSession, principal: Principal, client: Client, data: ClientUpdate
 ) -> Client:
     changes = data.model_dump(exclude_unset=True)
+    _guard_protections(principal, client, changes, CLIENT_PROTECTIONS)
     await crud.ensure_external_id_free(
         session, Client, changes.get("external_id"), own_id=client.id
     )
@@ -115,6 +146,7 @@ async def update_contact(
     session: AsyncSession, principal: Principal, contact: Contact, data: ContactUpdate
 ) -> Contact:
     changes = data.model_dump(exclude_unset=True)
+    _guard_protections(principal, contact, changes, CONTACT_PROTECTIONS)
     await crud.ensure_external_id_free(
         session, Contact, changes.get("external_id"), own_id=contact.id
     )

@@ -95,14 +95,27 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+#: asyncpg's connect timeout (seconds): a server that accepts but never answers fails the request
+#: (503, R-AV) in bounded time instead of holding it for asyncpg's default minute.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url`` with the per-dialect settings Candor depends on."""
+    """An async engine for ``url`` with the per-dialect settings Candor depends on.
+
+    ``hide_parameters``: a database error's text never carries the statement's values, so no log
+    line or traceback can show a candidate's name, a note or a key hash (R-PV).
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    # A restarted server leaves dead connections in the pool: each is tested on checkout and
+    # replaced, so the pool recovers by itself (R-AV).
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT_SECONDS})
     return create_async_engine(url, **kwargs)
 
 

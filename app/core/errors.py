@@ -8,15 +8,20 @@ into ``application/problem+json`` with a stable ``type`` and, for bad input, the
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from asyncpg.exceptions import ConnectionDoesNotExistError  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.logs import redact_path
 
 log = logging.getLogger("candor.errors")
 
@@ -194,7 +199,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     # Services check uniqueness and references first; this catches the race between two
     # requests, so a lost race is a 409 and never a 500.
-    log.info("integrity error on %s %s", request.method, request.url.path)
+    log.info("integrity error on %s %s", request.method, redact_path(request.url.path))
     return problem_response(
         request,
         status=409,
@@ -207,7 +212,7 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     # Inputs are bounded before they reach the database; this is the net under that rule, so a
     # value the database cannot hold is still the caller's 422 and never a 500 (R-IN).
-    log.warning("database refused a value on %s %s", request.method, request.url.path)
+    log.warning("database refused a value on %s %s", request.method, redact_path(request.url.path))
     return problem_response(
         request,
         status=422,
@@ -229,12 +234,82 @@ def is_contention(exc: DBAPIError) -> bool:
     return "database is locked" in str(exc.orig)  # SQLite's busy timeout ran out
 
 
+#: SQLSTATEs of a server that is going away or not taking work: admin or crash shutdown, starting
+#: up, too many connections. Class 08 (connection exceptions) is matched by its prefix.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """R-AV: the database is unreachable, restarting or dropped the connection, so the request
+    never completed and the same request may be sent again once it is back.
+
+    Connect failures reach us unwrapped (asyncpg raises ``OSError``/``TimeoutError`` while
+    SQLAlchemy opens a pool connection); a connection lost mid-statement arrives as a
+    ``DBAPIError`` that SQLAlchemy marks ``connection_invalidated``, or whose driver error carries
+    a connection SQLSTATE; a pool with no free connection in time is ``PoolTimeout``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, (OSError, TimeoutError, PoolTimeout)):
+            return True
+        code = _sqlstate(current)
+        if code is not None and (code.startswith("08") or code in UNAVAILABLE_SQLSTATES):
+            return True
+        if isinstance(current, _DRIVER_DISCONNECTS):
+            return True
+        # The driver's own exception hangs off SQLAlchemy's wrapper (``orig``) or is the cause.
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
+#: asyncpg's error for a connection that is gone (it carries no SQLSTATE of its own).
+_DRIVER_DISCONNECTS = (ConnectionDoesNotExistError,)
+
+#: How soon to try again after an outage answer: a restart takes seconds, not milliseconds.
+UNAVAILABLE_RETRY_AFTER = "2"
+
+
+def unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    """503 for a lost database: logged by type only (a driver's message may quote a value)."""
+    log.warning(
+        "database unavailable on %s %s (%s); answered 503",
+        request.method,
+        redact_path(request.url.path),
+        type(exc).__name__,
+    )
+    return problem_response(
+        request,
+        status=503,
+        slug="unavailable",
+        title="Service unavailable, try again",
+        detail="The database could not be reached, so the request was not completed; send it "
+        "again in a moment. A change whose connection dropped while committing may have been "
+        "made: look a created record up (by its external_id) before creating it again.",
+        headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
+    )
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """A request that lost a race inside the database (with a worker firing checks, say) is
-    rolled back whole; the caller is told to retry, never given a 500 for it."""
+    rolled back whole; the caller is told to retry, never given a 500 for it. So is one whose
+    database went away (R-AV)."""
+    if is_unavailable(exc):
+        return unavailable_response(request, exc)
     if not (isinstance(exc, DBAPIError) and is_contention(exc)):
         return await _unexpected(request, exc)
-    log.warning("database contention on %s %s; answered 503", request.method, request.url.path)
+    log.warning(
+        "database contention on %s %s; answered 503", request.method, redact_path(request.url.path)
+    )
     return problem_response(
         request,
         status=503,
@@ -245,8 +320,25 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def describe(exc: BaseException) -> str:
+    """An exception for a log line: its types and stack, never its message (R-PV: a driver's or
+    a validator's message can quote the values it refused, and those are personal data)."""
+    chain: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 5:
+        chain.append(type(current).__qualname__)
+        current = current.__cause__ or current.__context__
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    return " <- ".join(chain) + "\n" + stack.rstrip()
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    log.error(
+        "unexpected error on %s %s: %s",
+        request.method,
+        redact_path(request.url.path),
+        describe(exc),
+    )
     return problem_response(
         request,
         status=500,
@@ -256,6 +348,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def unhandled(request: Request, exc: BaseException) -> JSONResponse:
+    """Whatever no handler took: a lost database is 503 (R-AV), anything else 500."""
+    if is_unavailable(exc):
+        return unavailable_response(request, exc)
+    assert isinstance(exc, Exception)
+    return await _unexpected(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -263,7 +363,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(PoolTimeout, _database_error)
+    # Everything else (a refused connect is a bare OSError) is answered by the LastResort
+    # middleware, not by an ``Exception`` handler: Starlette runs that one in its outermost
+    # middleware, which re-raises after answering, and uvicorn then closes the client's
+    # keep-alive connection with its queued requests unanswered.
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

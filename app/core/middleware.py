@@ -1,13 +1,15 @@
-"""ASGI middleware that must run before any route: body size bound (R-IN)."""
+"""ASGI middleware that must run before any route: body size bound (R-IN), and the last net
+under every error that keeps the client's connection open (R-AV)."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_JSON, TYPE_PREFIX
+from app.core.errors import PROBLEM_JSON, TYPE_PREFIX, unhandled
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -86,3 +88,45 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class LastResort:
+    """Answers what no exception handler took, and does not re-raise (R-AV).
+
+    Starlette's own last net (``ServerErrorMiddleware``) answers 500 and then re-raises for the
+    server to log, and uvicorn closes the connection on an exception, dropping requests a
+    keep-alive client has already queued on it. Here a lost database (a refused connect is a bare
+    ``OSError``) answers 503 with ``Retry-After``, anything else a 500, both logged without
+    personal data, and the connection goes on serving. Added last, so it wraps every other
+    middleware; once a response has started nothing can be answered, and the error goes on up.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = await unhandled(Request(scope), _leaf(exc))
+            await response(scope, receive, send)
+
+
+def _leaf(exc: Exception) -> Exception:
+    """The first real error inside an exception group (a task group around the endpoint)."""
+    while isinstance(exc, ExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
                     f"CANDOR_SECRET_KEY {problem} when CANDOR_ENVIRONMENT=production; generate "
                     "one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
+            if self.email_backend == "console":
+                # R-PV: the console backend prints whole emails (names, links) into the logs.
+                raise ValueError(
+                    "CANDOR_EMAIL_BACKEND=console prints whole emails into the process output; "
+                    "use sendgrid (or file) when CANDOR_ENVIRONMENT=production"
+                )
             if self.email_backend == "sendgrid" and not self.sendgrid_api_key.get_secret_value():
                 raise ValueError("CANDOR_SENDGRID_API_KEY must be set for the sendgrid backend")
         return self

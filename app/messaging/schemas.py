@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from app.messaging.models import MessageKind, MessageState, PromiseState
 
@@ -42,6 +42,11 @@ class MessagePublic(SQLModel):
     recipient_email: str | None
     subject: str | None
     body_text: str | None
+    text_withheld: str | None = Field(
+        default=None,
+        description="Why `subject` and `body_text` are empty for this key: the message went "
+        "out in one email with messages about submissions this key cannot see (R-PV).",
+    )
     attempts: int
     provider_message_id: str | None
     sent_at: datetime | None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -60,7 +60,51 @@ async def list_messages(
     for item in result.items:
         item.story = story[item.id]
         item.promises = promised[item.id]
+    if visible is not None:
+        await _withhold_shared_digests(session, visible, result.items)
     return result
+
+
+#: What a recruiter reads instead of a digest's text that also speaks of others' submissions.
+DIGEST_WITHHELD = (
+    "This message went out in one email with messages about submissions you cannot see; the "
+    "email's subject and text are shown only to whom may see every part of it (R-PV)."
+)
+
+
+async def _withhold_shared_digests(
+    session: AsyncSession, visible: ColumnElement[bool], items: list[MessagePublic]
+) -> None:
+    """R-PV: one email (a digest) may carry sections about several submissions, and each of its
+    messages keeps the whole email's subject and text. A recruiter sees that text only when they
+    may see every submission the email spoke of; otherwise it is withheld, with the reason, and
+    the rest of the record (kind, reason, state, promises, story) stays."""
+    leads = {item.digest_id or item.id for item in items if item.subject or item.body_text}
+    if not leads:
+        return
+    members = (
+        await session.execute(
+            select(col(Message.id), col(Message.digest_id), col(Message.submission_id)).where(
+                or_(col(Message.id).in_(leads), col(Message.digest_id).in_(leads))
+            )
+        )
+    ).all()
+    spoken_of: dict[int, set[int | None]] = defaultdict(set)
+    for message_id, digest_id, submission_id in members:
+        spoken_of[digest_id or message_id].add(submission_id)
+    mentioned = {sid for sids in spoken_of.values() for sid in sids if sid is not None}
+    seeable = set(
+        (
+            await session.scalars(
+                select(col(Submission.id)).where(col(Submission.id).in_(mentioned), visible)
+            )
+        ).all()
+    )
+    for item in items:
+        lead = item.digest_id or item.id
+        if lead in leads and not spoken_of[lead] <= seeable:
+            item.subject = item.body_text = None
+            item.text_withheld = DIGEST_WITHHELD
 
 
 async def promises(session: AsyncSession, submission: Submission) -> list[PromisePublic]:

@@ -42,6 +42,7 @@ from tests.factories import (
     make_submission,
     make_user,
 )
+from tests.logcapture import process_log
 from tests.worker.conftest import WorkerDatabase, on_postgresql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,6 +222,9 @@ async def finish(proc: asyncio.subprocess.Process) -> WorkerRun:
         proc.kill()
         out, err = await proc.communicate()
         err += f"\n[test] killed after {TIMEOUT} s".encode()
+    # Its log stream (stderr) is read by the suite's log test (R-PV); stdout carries what the
+    # command prints for its operator, the console backend's emails among them.
+    process_log("worker").write_bytes(err)
     return WorkerRun(proc.returncode, out.decode(), err.decode())
 
 
