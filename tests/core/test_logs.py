@@ -11,6 +11,7 @@ through the same scanner proves it would catch one.
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 from pathlib import Path
 
@@ -93,7 +94,7 @@ async def test_database_errors_carry_no_parameter_values__R_PV(database_url: str
 
 def test_the_console_backend_is_refused_in_production__R_PV() -> None:
     """It prints whole emails (names, private links) into the process output."""
-    strong = "x" * 40
+    strong = secrets.token_urlsafe(48)
     with pytest.raises(ValueError, match="CANDOR_EMAIL_BACKEND=console"):
         Settings(environment="production", secret_key=strong, email_backend="console")  # type: ignore[arg-type]
     ok = Settings(environment="production", secret_key=strong, email_backend="file")  # type: ignore[arg-type]
