@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import sys
 from collections import Counter
@@ -252,27 +253,57 @@ class TestHungWorker:
         self, worker_sessionmaker: Sessions
     ) -> None:
         await enqueue_committed(worker_sessionmaker, sample_jobs.RECORD, 1)
+        spec = REGISTRY.jobs[sample_jobs.RECORD]
         async with worker_sessionmaker() as session:
-            [held] = await queue.claim(session, sample_jobs.RECORD, now=NOW, limit=10, lease=LEASE)
+            [hung] = await queue.claim(session, spec.kind, now=NOW, limit=10, lease=LEASE)
             await session.commit()
         # The holder hangs. Within the lease nobody else may take the job; after it, one may.
-        assert (
-            await run_jobs(
-                worker_sessionmaker, now=NOW + LEASE / 2, lease=LEASE, only={sample_jobs.RECORD}
-            )
-        ).work == 0
-        took_over = await run_jobs(
-            worker_sessionmaker, now=NOW + LEASE, lease=LEASE, only={sample_jobs.RECORD}
-        )
-        assert took_over.count(JobOutcome.done) == 1
+        half = await run_jobs(worker_sessionmaker, now=NOW + LEASE / 2, only={spec.kind})
+        assert half.work == 0
+        async with worker_sessionmaker() as session:
+            [second] = await queue.claim(session, spec.kind, now=NOW + LEASE, limit=10, lease=LEASE)
+            await session.commit()
 
-        spec = REGISTRY.jobs[sample_jobs.RECORD]
-        late = await run_claimed(worker_sessionmaker, spec, held, now=NOW + LEASE * 2, lease=LEASE)
-
+        # The hung worker wakes while the second holds the job, then again once it is done.
+        late = await run_claimed(worker_sessionmaker, spec, hung, now=NOW + LEASE, lease=LEASE)
         assert late == JobOutcome.lost
+        assert await sample_jobs.runs(worker_sessionmaker) == []
+        assert await run_claimed(
+            worker_sessionmaker, spec, second, now=NOW + LEASE, lease=LEASE
+        ) == (JobOutcome.done)
+        later = await run_claimed(worker_sessionmaker, spec, hung, now=NOW + LEASE * 2, lease=LEASE)
+
+        assert later == JobOutcome.lost
         assert await sample_jobs.runs(worker_sessionmaker) == [0]
-        [row] = await jobs_of(worker_sessionmaker, sample_jobs.RECORD)
+        [row] = await jobs_of(worker_sessionmaker, spec.kind)
         assert (row.state, row.attempts) == (JobState.done, 2)
+
+    async def test_failure_of_a_worker_whose_lease_ran_out_changes_nothing__R_SLA_6(
+        self, worker_sessionmaker: Sessions
+    ) -> None:
+        """A hung worker whose job then fails must not re-queue or bury the job it lost."""
+        await enqueue_committed(worker_sessionmaker, sample_jobs.POISON, 1)
+        async with worker_sessionmaker() as session:
+            [hung] = await queue.claim(session, sample_jobs.POISON, now=NOW, limit=1, lease=LEASE)
+            [second] = await queue.claim(
+                session, sample_jobs.POISON, now=NOW + LEASE, limit=1, lease=LEASE
+            )
+            failed = await queue.fail(
+                session,
+                hung,
+                ValueError("late"),
+                now=NOW + LEASE,
+                policy=sample_jobs.POISON_POLICY,
+                rng=random.Random(0),
+            )
+            await session.commit()
+        assert failed is None
+        [row] = await jobs_of(worker_sessionmaker, sample_jobs.POISON)
+        assert (row.state, row.claim_token, row.last_error) == (
+            JobState.running,
+            second.token,
+            None,
+        )
 
 
 # --- what a job meets ---------------------------------------------------------------------------
