@@ -13,8 +13,8 @@ the statement is atomic). ``run_claimed`` then runs each job in a transaction of
 *first* moves the job to ``done`` only if it still holds this claim's token, then runs the
 handler, then commits: the job's writes and its completion commit together or not at all. A
 worker that hung past its lease finds its token replaced (another worker took the job up) and
-writes nothing. On PostgreSQL the run transaction is also bounded by the lease on the server
-(``statement_timeout`` and ``idle_in_transaction_session_timeout``), so a worker hung inside a
+writes nothing. On PostgreSQL the runner also bounds every statement and idle transaction by
+the lease on the server (``app.worker.runner.one_connection``), so a worker hung inside a
 handler loses its transaction and its row lock once the lease is over.
 
 **Crash recovery.** A worker killed outright leaves its jobs ``running`` under an expired lease:
@@ -281,21 +281,6 @@ async def claim(
             token=token,
         )
     return taken
-
-
-async def bound_by_lease(session: AsyncSession, lease: timedelta) -> None:
-    """PostgreSQL: this transaction, and each of its statements, ends after ``lease`` at most,
-    so a worker hung inside a job loses its transaction and its locks (``SET LOCAL``)."""
-    if _dialect(session) != "postgresql":
-        return
-    ms = str(max(int(lease.total_seconds() * 1000), 1))
-    await session.execute(
-        text(
-            "SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
-            "set_config('statement_timeout', :ms, true)"
-        ),
-        {"ms": ms},
-    )
 
 
 def _fenced(job: ClaimedJob) -> tuple[ColumnElement[bool], ...]:

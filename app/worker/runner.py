@@ -8,14 +8,15 @@ sweeper once. A handler's exception never stops the round: its job is retried or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.worker import queue
 from app.worker.queue import DEFAULT_BATCH, DEFAULT_LEASE, ClaimedJob
@@ -62,7 +63,6 @@ async def run_claimed(
     async with sessionmaker() as session:
         error: Exception | None = None
         try:
-            await queue.bound_by_lease(session, lease)
             if not await queue.complete(session, job, now=now):
                 await session.rollback()
                 return JobOutcome.lost
@@ -102,16 +102,46 @@ async def _run_kind(
         metrics.job_finished(spec.kind, JobOutcome.dead, 0.0)
     done.outcomes[JobOutcome.dead] = done.count(JobOutcome.dead) + buried
     while True:
-        async with sessionmaker() as session:
-            claimed = await queue.claim(session, spec.kind, now=now, limit=batch, lease=lease)
-            await session.commit()
-        for job in claimed:
-            started = time.perf_counter()
-            outcome = await run_claimed(sessionmaker, spec, job, now=now, lease=lease)
-            metrics.job_finished(spec.kind, outcome, time.perf_counter() - started)
-            done.outcomes[outcome] = done.count(outcome) + 1
+        async with one_connection(sessionmaker, lease) as sessions:
+            async with sessions() as session:
+                claimed = await queue.claim(session, spec.kind, now=now, limit=batch, lease=lease)
+                await session.commit()
+            for job in claimed:
+                started = time.perf_counter()
+                outcome = await run_claimed(sessions, spec, job, now=now, lease=lease)
+                metrics.job_finished(spec.kind, outcome, time.perf_counter() - started)
+                done.outcomes[outcome] = done.count(outcome) + 1
         if len(claimed) < batch:
             return
+
+
+@contextlib.asynccontextmanager
+async def one_connection(
+    sessionmaker: async_sessionmaker[AsyncSession], lease: timedelta
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions for one claimed batch, all on one connection: a pool checkout (and its ping)
+    per batch, not per job. On PostgreSQL each statement and each idle transaction on it is
+    bounded by the lease, so a worker hung inside a job loses its transaction, and the row
+    lock its fence took, once the lease is over (the session settings are reset after)."""
+    bind = sessionmaker.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        yield sessionmaker  # already one connection (the tests' rolled-back transaction)
+        return
+    async with bind.connect() as conn:
+        bounded = conn.dialect.name == "postgresql"
+        if bounded:
+            ms = max(int(lease.total_seconds() * 1000), 1)
+            await conn.exec_driver_sql(f"SET statement_timeout = {ms}")
+            await conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {ms}")
+            await conn.commit()
+        try:
+            yield async_sessionmaker(bind=conn, expire_on_commit=False)
+        finally:
+            if bounded and not conn.invalidated:
+                await conn.rollback()
+                await conn.exec_driver_sql("RESET statement_timeout")
+                await conn.exec_driver_sql("RESET idle_in_transaction_session_timeout")
+                await conn.commit()
 
 
 async def run_jobs(

@@ -37,8 +37,14 @@ from app.worker.models import JobState, WorkerJob
 from app.worker.registry import REGISTRY, JobOutcome
 from app.worker.runner import run_claimed, run_jobs
 from tests.worker import sample_jobs
-from tests.worker.conftest import WorkerDatabase
-from tests.worker.test_exactly_once import TIMEOUT, _have_file_open, finish, reap
+from tests.worker.conftest import WorkerDatabase, on_postgresql
+from tests.worker.test_exactly_once import (
+    TIMEOUT,
+    _have_file_open,
+    finish,
+    reap,
+    wait_until_no_open_transaction,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -131,7 +137,12 @@ def _env(database: WorkerDatabase, **extra: str) -> dict[str, str]:
 
 
 async def start_job_worker(
-    database: WorkerDatabase, now: datetime, *, batch: int = 10, hang: bool = False
+    database: WorkerDatabase,
+    now: datetime,
+    *,
+    batch: int = 10,
+    hang: bool = False,
+    lease: timedelta = LEASE,
 ) -> asyncio.subprocess.Process:
     extra = {sample_jobs.HANG: "1"} if hang else {}
     return await asyncio.create_subprocess_exec(
@@ -139,7 +150,7 @@ async def start_job_worker(
         "-m",
         "tests.worker.jobs_worker",
         now.isoformat(),
-        str(int(LEASE.total_seconds())),
+        str(int(lease.total_seconds())),
         str(batch),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -226,9 +237,7 @@ class TestKilledWorker:
         await enqueue_committed(worker_sessionmaker, sample_jobs.RECORD, 1)
         proc = await start_job_worker(worker_database, NOW, hang=True)
         try:
-            assert proc.stdout is not None
-            line = await asyncio.wait_for(proc.stdout.readline(), timeout=TIMEOUT)
-            assert line.decode().split() == ["holding", "0"], (line, await finish(proc))
+            await holding(proc)
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
         finally:
@@ -244,6 +253,47 @@ class TestKilledWorker:
 
         assert after.count(JobOutcome.done) == 1
         assert await sample_jobs.runs(worker_sessionmaker) == [0]  # the killed run wrote nothing
+        [row] = await jobs_of(worker_sessionmaker, sample_jobs.RECORD)
+        assert (row.state, row.attempts) == (JobState.done, 2)
+
+
+async def holding(proc: asyncio.subprocess.Process) -> None:
+    """Wait until the worker process says it is inside the job (its write made, uncommitted)."""
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), timeout=TIMEOUT)
+    assert line.decode().split() == ["holding", "0"], (line, await finish(proc))
+
+
+@on_postgresql(
+    "the server ends a hung worker's transaction (statement and idle timeouts); SQLite has no "
+    "server to do it: a hung worker there is fenced on its claim token (TestHungWorker)"
+)
+class TestWorkerHungInsideAJobOnPostgres:
+    async def test_server_ends_the_hung_transaction_after_the_lease_and_it_runs_elsewhere__R_SLA_6(
+        self,
+        worker_database: WorkerDatabase,
+        worker_engine: AsyncEngine,
+        worker_sessionmaker: Sessions,
+    ) -> None:
+        await enqueue_committed(worker_sessionmaker, sample_jobs.RECORD, 1)
+        short = timedelta(seconds=2)
+        proc = await start_job_worker(worker_database, NOW, hang=True, lease=short)
+        try:
+            await holding(proc)
+            within = await run_jobs(worker_sessionmaker, now=NOW, only={sample_jobs.RECORD})
+            assert within.work == 0
+            # Without the lease bound the hung transaction would hold the job's row forever,
+            # and the claim below would skip it.
+            await wait_until_no_open_transaction(worker_engine)
+            after = await run_jobs(
+                worker_sessionmaker, now=NOW + short, lease=short, only={sample_jobs.RECORD}
+            )
+            assert proc.returncode is None  # still hung: the server, not the worker, let go
+        finally:
+            await reap([proc])
+
+        assert after.count(JobOutcome.done) == 1
+        assert await sample_jobs.runs(worker_sessionmaker) == [0]
         [row] = await jobs_of(worker_sessionmaker, sample_jobs.RECORD)
         assert (row.state, row.attempts) == (JobState.done, 2)
 
