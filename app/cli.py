@@ -95,6 +95,14 @@ def worker(
         poll_interval=poll_interval,
         only=frozenset(only) if only else None,
     )
+    if options.only is not None:
+        from app.worker import registry
+
+        registry.discover()
+        try:
+            registry.REGISTRY.select(options.only)
+        except registry.UnknownKind as unknown:
+            raise typer.BadParameter(str(unknown), param_hint="--only") from None
     done = asyncio.run(run(get_settings(), once=once, now=at, options=options))
     if once:
         typer.echo(f"fired {done.checks_fired} checks")

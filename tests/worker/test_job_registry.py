@@ -5,8 +5,11 @@ metrics pass through one hook, and the backoff grows with jitter.
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +18,7 @@ from app.worker import queue
 from app.worker.queue import RetryAfter, RetryPolicy
 from app.worker.registry import JobOutcome, Registry, SweepContext, UnknownKind
 from app.worker.runner import run_jobs
+from tests.worker.test_exactly_once import CANDOR
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]
@@ -171,3 +175,20 @@ class TestBackoff:
     def test_negative_retry_after_is_refused__R_AV(self) -> None:
         with pytest.raises(ValueError):
             RetryAfter(timedelta(seconds=-1))
+
+
+class TestOnlyOnTheCommandLine:
+    def test_worker_refuses_an_only_kind_nobody_registered__R_IN(self, tmp_path: Path) -> None:
+        """A deployment's typo fails at start, naming the kind, instead of idling for ever."""
+        url = f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}"
+        done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+            [str(CANDOR), "worker", "--once", "--only", "webhooks.delivr"],
+            env={**os.environ, "CANDOR_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 2, done
+        assert "webhooks.delivr" in done.stderr
+        assert not (tmp_path / "unused.db").exists()  # refused before touching the database
