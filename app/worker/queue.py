@@ -37,7 +37,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, literal_column, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -291,24 +300,32 @@ def _fenced(job: ClaimedJob) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+#: Built once (a Core statement on the table, with bound parameters): it runs once per job, so
+#: neither building it nor the ORM's bulk-update bookkeeping should cost anything per job.
+_COMPLETE = (
+    _TABLE.update()
+    .where(
+        _TABLE.c.id == bindparam("job_id"),
+        _TABLE.c.state == _RUNNING,
+        _TABLE.c.claim_token == bindparam("token"),
+    )
+    .values(
+        state=JobState.done.value,
+        claim_token=None,
+        lease_expires_at=None,
+        last_error=None,
+        finished_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(_TABLE.c.id)
+)
+
+
 async def complete(session: AsyncSession, job: ClaimedJob, *, now: datetime) -> bool:
     """Mark ``job`` done if this worker still holds it; ``False`` (nothing written) when its
     lease ran out and another worker took it up. Called first in the job's transaction, so
     the handler's writes commit with it or not at all."""
-    result = await session.execute(
-        update(WorkerJob)
-        .where(*_fenced(job))
-        .values(
-            state=JobState.done.value,
-            claim_token=None,
-            lease_expires_at=None,
-            last_error=None,
-            finished_at=now,
-            updated_at=now,
-        )
-        .returning(col(WorkerJob.id))
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_COMPLETE, {"job_id": job.id, "token": job.token, "now": now})
     return result.first() is not None
 
 

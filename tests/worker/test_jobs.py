@@ -111,6 +111,7 @@ class TestJobEnqueuedInARequest:
         assert await sample_jobs.runs(worker_sessionmaker) == [2]
         [row] = await jobs_of(worker_sessionmaker, sample_jobs.RECORD)
         assert (row.state, row.attempts, row.claim_token) == (JobState.done, 1, None)
+        assert (row.finished_at, row.lease_expires_at) == (NOW, None)
 
     async def test_the_loop_runs_a_kind_only_a_test_registered__R_SLA_6(
         self, worker_sessionmaker: Sessions, worker_database: WorkerDatabase
