@@ -55,7 +55,6 @@ async def run_claimed(
     job: ClaimedJob,
     *,
     now: datetime,
-    lease: timedelta,
     rng: random.Random = _rng,
 ) -> JobOutcome:
     """Run one claimed job: fence, handler and completion in one transaction; on an error, a
@@ -108,7 +107,7 @@ async def _run_kind(
                 await session.commit()
             for job in claimed:
                 started = time.perf_counter()
-                outcome = await run_claimed(sessions, spec, job, now=now, lease=lease)
+                outcome = await run_claimed(sessions, spec, job, now=now)
                 metrics.job_finished(spec.kind, outcome, time.perf_counter() - started)
                 done.outcomes[outcome] = done.count(outcome) + 1
         if len(claimed) < batch:

@@ -316,13 +316,13 @@ class TestHungWorker:
             await session.commit()
 
         # The hung worker wakes while the second holds the job, then again once it is done.
-        late = await run_claimed(worker_sessionmaker, spec, hung, now=NOW + LEASE, lease=LEASE)
+        late = await run_claimed(worker_sessionmaker, spec, hung, now=NOW + LEASE)
         assert late == JobOutcome.lost
         assert await sample_jobs.runs(worker_sessionmaker) == []
-        assert await run_claimed(
-            worker_sessionmaker, spec, second, now=NOW + LEASE, lease=LEASE
-        ) == (JobOutcome.done)
-        later = await run_claimed(worker_sessionmaker, spec, hung, now=NOW + LEASE * 2, lease=LEASE)
+        assert await run_claimed(worker_sessionmaker, spec, second, now=NOW + LEASE) == (
+            JobOutcome.done
+        )
+        later = await run_claimed(worker_sessionmaker, spec, hung, now=NOW + LEASE * 2)
 
         assert later == JobOutcome.lost
         assert await sample_jobs.runs(worker_sessionmaker) == [0]
