@@ -39,7 +39,9 @@ async def generic_plan(conn: AsyncConnection, where: ColumnElement[bool], order:
         await conn.exec_driver_sql("DEALLOCATE claim_plan")
 
 
-@on_postgresql("SQLite has no cached generic plans; its planner picks the partial index alone")
+@on_postgresql(
+    "about PostgreSQL's generic plans for cached prepared statements, which SQLite does not have"
+)
 class TestClaimPlans:
     @pytest.mark.parametrize(
         ("state", "column", "index"),
