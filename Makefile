@@ -77,6 +77,7 @@ openapi: $(STAMP) ## Regenerate openapi/openapi.json from the app
 bench: $(STAMP) ## Benchmarks (print figures as ratios to a same-run baseline; sweep needs PostgreSQL)
 	$(BIN)/python bench/business_time.py
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/jobs.py
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -68,6 +68,9 @@ def worker(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Checks per claim")] = 1000,
     lease_seconds: Annotated[int, typer.Option(min=5, help="Claim lease")] = 300,
     poll_interval: Annotated[float, typer.Option(min=0.05, help="Idle sleep (s)")] = 2.0,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Run only this registered job or sweeper kind")
+    ] = None,
 ) -> None:
     """Fire due SLA checks continuously (or once, at --now, for backfills, demos and tests)."""
     from app.worker.loop import WorkerOptions, run
@@ -88,8 +91,19 @@ def worker(
         level=get_settings().log_level.upper(), format="%(asctime)s %(name)s %(message)s"
     )
     options = WorkerOptions(
-        batch=batch, lease=timedelta(seconds=lease_seconds), poll_interval=poll_interval
+        batch=batch,
+        lease=timedelta(seconds=lease_seconds),
+        poll_interval=poll_interval,
+        only=frozenset(only) if only else None,
     )
+    if options.only is not None:
+        from app.worker import registry
+
+        registry.discover()
+        try:
+            registry.REGISTRY.select(options.only)
+        except registry.UnknownKind as unknown:
+            raise typer.BadParameter(str(unknown), param_hint="--only") from None
     done = asyncio.run(run(get_settings(), once=once, now=at, options=options))
     if once:
         typer.echo(f"fired {done.checks_fired} checks")

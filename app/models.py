@@ -14,6 +14,7 @@ from app.sla import models as sla_models
 from app.submissions import models as submission_models
 from app.tasks import models as task_models
 from app.thank_you import models as thank_you_models
+from app.worker import models as worker_models
 
 __all__ = [
     "auth_models",
@@ -30,4 +31,5 @@ __all__ = [
     "submission_models",
     "task_models",
     "thank_you_models",
+    "worker_models",
 ]

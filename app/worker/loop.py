@@ -32,8 +32,11 @@ from app.core.settings import Settings
 from app.messaging import contact_outbox, outbox
 from app.messaging.backends import EmailBackend, make_backend
 from app.sla import sweep
+from app.worker import registry
+from app.worker.runner import run_jobs
 
 log = logging.getLogger("candor.worker")
+Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class WorkerOptions:
     batch: int = sweep.DEFAULT_BATCH
     lease: timedelta = sweep.DEFAULT_LEASE
     poll_interval: float = 2.0
+    only: frozenset[str] | None = None  # registered kinds to run (``--only``); None: everything
     #: R-AV: the first wait after losing the database, doubled per failed round up to the cap.
     backoff_start: float = 0.5
     backoff_cap: float = 30.0
@@ -59,10 +63,11 @@ def backoff(failures: int, *, start: float, cap: float) -> float:
 class RoundResult:
     checks_fired: int
     emails_sent: int
+    jobs_run: int = 0
 
     @property
     def work(self) -> int:
-        return self.checks_fired + self.emails_sent
+        return self.checks_fired + self.emails_sent + self.jobs_run
 
 
 async def run_round(
@@ -73,7 +78,10 @@ async def run_round(
     settings: Settings,
     backend: EmailBackend,
 ) -> RoundResult:
-    """Everything due at ``now``: checks first (they write status messages), then the outbox."""
+    """Everything due at ``now``: checks first (they write status messages), then the outbox,
+    then the registered jobs and sweepers (app/worker/registry.py); with ``only``, just those."""
+    if options.only is not None:
+        return RoundResult(0, 0, jobs_run=await _registered(sessionmaker, now, options))
     fired = await sweep.run_due(sessionmaker, now=now, batch=options.batch, lease=options.lease)
     if fired.fired:
         log.info("fired %d checks (claimed %d)", fired.fired, fired.claimed)
@@ -95,7 +103,17 @@ async def run_round(
             mail.retried,
             mail.failed,
         )
-    return RoundResult(checks_fired=fired.fired, emails_sent=mail.sent_emails)
+    return RoundResult(
+        checks_fired=fired.fired,
+        emails_sent=mail.sent_emails,
+        jobs_run=await _registered(sessionmaker, now, options),
+    )
+
+
+async def _registered(sessionmaker: Sessions, now: datetime, options: WorkerOptions) -> int:
+    registry.discover()
+    done = await run_jobs(sessionmaker, now=now, lease=options.lease, only=options.only)
+    return done.work
 
 
 async def run(
