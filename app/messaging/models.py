@@ -19,6 +19,8 @@ class MessageKind(StrEnum):
     interview_scheduled = "interview_scheduled"
     interview_held = "interview_held"
     no_news = "no_news"
+    # R-CAND-1: the promised day came with nothing newer sent: a short, honest update.
+    promise_update = "promise_update"
     rejected = "rejected"
     closed = "closed"
     offer = "offer"
@@ -42,6 +44,7 @@ STATUS_KINDS = frozenset(
         MessageKind.interview_scheduled,
         MessageKind.interview_held,
         MessageKind.no_news,
+        MessageKind.promise_update,
         MessageKind.rejected,
         MessageKind.closed,
         MessageKind.offer,
@@ -56,6 +59,7 @@ class SectionKind(StrEnum):
     interview_scheduled = "interview_scheduled"
     interview_held = "interview_held"
     no_news = "no_news"
+    promise_update = "promise_update"
     rejected = "rejected"
     closed = "closed"
     offer = "offer"

@@ -163,9 +163,15 @@ async def stop_clock(
         .values(stopped_at=at, stop_reason=reason)
         .execution_options(synchronize_session=False)
     )
+    # A promise check stays: it backs a date already given to the candidate, and only a newer
+    # message about the application cancels it (R-CAND-1).
     await session.execute(
         update(SlaCheck)
-        .where(col(SlaCheck.submission_id) == submission.id, col(SlaCheck.state).in_(PENDING))
+        .where(
+            col(SlaCheck.submission_id) == submission.id,
+            col(SlaCheck.state).in_(PENDING),
+            col(SlaCheck.kind) != CheckKind.promise.value,
+        )
         .values(state=CheckState.cancelled.value, claim_token=None)
         .execution_options(synchronize_session=False)
     )
