@@ -36,6 +36,8 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
+    func,
     literal_column,
     or_,
     select,
@@ -374,20 +376,30 @@ async def _promise_days(
             "a short update with a new date. Find out where this stands. " + task["detail"]
         )[:2000]
         tasks.append(task)
-    raise_ids = sorted(seen & open_tasks)
-    if raise_ids:
-        await session.execute(
-            update(Task)
-            .where(
-                col(Task.submission_id).in_(raise_ids),
-                col(Task.state) == TaskState.open.value,
-                col(Task.kind).in_((TaskKind.chase.value, TaskKind.decide.value)),
-                col(Task.due_at) > now,
-            )
-            .values(due_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    for row in rows:
+        if row.submission_id in seen and row.submission_id in open_tasks:
+            await _raise_tasks(session, row.submission_id, now)
     return messages, tasks
+
+
+async def _raise_tasks(session: AsyncSession, submission_id: int, now: datetime) -> None:
+    """The recruiter's open chase/decide task on the submission is due now at the latest, and
+    says which promise came due without news."""
+    note = " The candidate was promised news today; Candor sent a short update."
+    await session.execute(
+        update(Task)
+        .where(
+            col(Task.submission_id) == submission_id,
+            col(Task.state) == TaskState.open.value,
+            col(Task.kind).in_((TaskKind.chase.value, TaskKind.decide.value)),
+        )
+        .values(
+            due_at=case((col(Task.due_at) > now, now), else_=col(Task.due_at)),
+            detail=func.substr(func.coalesce(col(Task.detail), "") + note, 1, 2000),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _update_row(row: Any, kind: MessageKind, now: datetime) -> dict[str, Any]:
