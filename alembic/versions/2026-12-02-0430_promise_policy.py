@@ -1,4 +1,5 @@
-"""policy numbers for promises: after an interview, and where no check backs a promise
+"""policy numbers for promises (after an interview; where no check backs a promise), and the
+index that lets every worker round settle open promises whose day ended
 
 Revision ID: 5e0c1d2a9f10
 Revises: 67ad2fdf2ba7
@@ -25,9 +26,23 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("promise_days", sa.Integer(), nullable=False, server_default="3")
         )
+    op.create_index(
+        "ix_promise_open_due",
+        "promise",
+        ["due_by_at"],
+        unique=False,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_promise_open_due",
+        table_name="promise",
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    )
     with op.batch_alter_table("policy") as batch_op:
         batch_op.drop_column("promise_days")
         batch_op.drop_column("after_interview_days")

@@ -160,6 +160,16 @@ class PromiseState(StrEnum):
 class Promise(SQLModel, table=True):
     """R-CAND-1: "you'll hear from us by <date>", and whether it was kept."""
 
+    __table_args__ = (
+        # Every drain settles the open promises whose day ended: partial, so history is free.
+        Index(
+            "ix_promise_open_due",
+            "due_by_at",
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
     message_id: int = Field(foreign_key="message.id")
