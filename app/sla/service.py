@@ -13,9 +13,9 @@ from sqlmodel import col
 
 from app.calendar import business_time as bt
 from app.calendar.business_time import Calendar as BusinessCalendar
+from app.candidates.models import Candidate
 from app.core import crud
 from app.core.clock import utcnow
-from app.candidates.models import Candidate
 from app.interviews.models import Interview
 from app.messaging import gate
 from app.messaging.models import Promise, PromiseState
