@@ -278,8 +278,8 @@ async def claim(
     token: str,
     audience: Audience = Audience.candidate,
 ) -> list[tuple[int, int]]:
-    """Take up to ``limit`` due messages to one audience (candidates or client contacts).
-    Answers ``(message id, recipient id)`` pairs: the candidate's, or the contact's, so the
+    """Take up to ``limit`` due messages to one audience (candidates or client contacts), and
+    every other due message of the same recipients. Answers ``(message id, recipient id)`` pairs: the candidate's, or the contact's, so the
     caller can keep one person's messages together (they may go as one digest)."""
     candidates = (
         select(col(Message.id))
@@ -289,14 +289,30 @@ async def claim(
         .with_for_update(skip_locked=True)
     )
     recipient = col(Message.candidate_id if audience == Audience.candidate else Message.contact_id)
-    result = await session.execute(
-        update(Message)
-        .where(col(Message.id).in_(candidates.scalar_subquery()))
-        .values(state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease)
-        .returning(col(Message.id), recipient)
-        .execution_options(synchronize_session=False)
-    )
-    return [(message_id or 0, who or 0) for message_id, who in result.tuples().all()]
+
+    async def take_up(ids: Any) -> list[tuple[int, int]]:
+        result = await session.execute(
+            update(Message)
+            .where(col(Message.id).in_(ids.scalar_subquery()))
+            .values(
+                state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease
+            )
+            .returning(col(Message.id), recipient)
+            .execution_options(synchronize_session=False)
+        )
+        return [(message_id or 0, who or 0) for message_id, who in result.tuples().all()]
+
+    claimed = await take_up(candidates)
+    people = sorted({who for _, who in claimed})
+    if people:
+        # The rest of these people's due messages too: one person's day goes as one email
+        # (R-CAND-4), never split by the batch limit into an email today and one tomorrow.
+        claimed += await take_up(
+            select(col(Message.id))
+            .where(_due(now, audience), recipient.in_(people))
+            .with_for_update(skip_locked=True)
+        )
+    return claimed
 
 
 def chunks(claimed: list[tuple[int, int]], size: int) -> list[list[int]]:

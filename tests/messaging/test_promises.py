@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.core import clock
+from app.core.database import make_sessionmaker
 from app.messaging import gate, outbox
 from app.messaging.models import Message, MessageKind, Promise
 from app.messaging.sendgrid_standin import AcceptedMail, SendGridStandIn
@@ -394,3 +395,30 @@ class TestNoteInvitation:
         ).scalar_one()
         assert invitation.state == "superseded"
         assert invitation.gate_rule == "R-TY-1 the note it invites has already arrived"
+
+
+class TestOneEmailPerDayAcrossBatches:
+    async def test_a_batch_limit_never_splits_ones_day_into_two_emails__R_CAND_4(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        connection: AsyncConnection,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        await live(client, agency, "2026-11-09T14:00:00Z")
+        with clock.at(at("2026-11-09T15:00:00Z")):
+            await submit_to_another_job(
+                client, agency, title="Analyst", submitted_at="2026-11-09T15:00:00Z"
+            )
+        done = await outbox.drain(
+            make_sessionmaker(connection),
+            now=at("2026-11-09T21:00:00Z"),
+            backend=mailer.backend,
+            settings=mailer.settings,
+            batch=1,  # the first claim takes one message; the candidate's other one comes along
+        )
+        assert (done.sent_emails, done.messages_sent, done.held) == (1, 2, 0)
+        [mail] = standin.accepted
+        assert mail.subject == "Updates on 2 of your applications"
