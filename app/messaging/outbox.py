@@ -279,8 +279,9 @@ async def claim(
     audience: Audience = Audience.candidate,
 ) -> list[tuple[int, int]]:
     """Take up to ``limit`` due messages to one audience (candidates or client contacts), and
-    every other due message of the same recipients. Answers ``(message id, recipient id)`` pairs: the candidate's, or the contact's, so the
-    caller can keep one person's messages together (they may go as one digest)."""
+    every other due message of the same recipients. Answers ``(message id, recipient id)``
+    pairs: the candidate's, or the contact's, so the caller can keep one person's messages
+    together (they may go as one digest)."""
     candidates = (
         select(col(Message.id))
         .where(_due(now, audience))
