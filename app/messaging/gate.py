@@ -86,6 +86,14 @@ def promise_slot(day: date, time_zone: str, digest_time: time = DEFAULT_DIGEST_T
     return datetime.combine(day, digest_time, tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
 
 
+def promise_check_at(day: date, time_zone: str) -> datetime:
+    """When a promise check fires: the promised day's first delivery hour where the candidate
+    lives (08:00). Its update then waits for that day's slot, or joins whatever email the
+    candidate gets earlier that day (one email a day, R-CAND-4), and a newer status queued
+    meanwhile replaces it."""
+    return datetime.combine(day, QUIET_START, tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+
+
 def not_before(calendar: bt.Calendar, last_sent_at: datetime, time_zone: str) -> datetime:
     """R-CAND-4, R-CP-3: the next email may go on the recipient's local day that is
     ``FREQUENCY_BUSINESS_DAYS`` business days (of ``calendar``: its weekdays and holidays) after

@@ -308,9 +308,16 @@ async def claim(
     if people:
         # The rest of these people's due messages too: one person's day goes as one email
         # (R-CAND-4), never split by the batch limit into an email today and one tomorrow.
+        # Held ones that already fell due come too: if one of them goes now, the rest of
+        # today's go with it (``process`` folds them in) instead of at the slot.
         claimed += await take_up(
             select(col(Message.id))
-            .where(_due(now, audience), recipient.in_(people))
+            .where(
+                col(Message.state) == MessageState.pending.value,
+                col(Message.audience) == audience.value,
+                col(Message.due_at) <= now,
+                recipient.in_(people),
+            )
             .with_for_update(skip_locked=True)
         )
     return claimed
@@ -597,6 +604,41 @@ class Batch:
     promise_days: int = 3
 
 
+def _verdict(
+    message: Taken, row: Any, ctx: _Context, now: datetime, batch: Batch, digest_time: time
+) -> gate.Verdict:
+    """The gate's verdict on one claimed message, from what the chunk's context knows."""
+    return gate.decide(
+        gate.Recipient(
+            email=row.email,
+            time_zone=row.time_zone,
+            opted_out=row.status_emails_opt_out,
+            undeliverable=row.email in ctx.suppressed,
+        ),
+        due_at=message.due_at,
+        now=now,
+        automated=message.automated,
+        last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
+        calendar=batch.agency,
+        digest_time=digest_time,
+        capped=MessageKind(message.kind) in STATUS_KINDS,
+        last_automated_sent_at=ctx.last_automated.get(message.candidate_id or 0),
+        promised_day=ctx.promised_day.get(message.submission_id or 0),
+    )
+
+
+def _folds(
+    message: Taken, verdict: gate.Verdict, going: set[int | None], now: datetime, time_zone: str
+) -> bool:
+    """A message held only for today's slot joins the email its candidate gets now."""
+    if verdict.action != "hold" or verdict.rule is not gate.Rule.digest_slot:
+        return False
+    if not message.automated or message.candidate_id not in going or verdict.until is None:
+        return False
+    zone = ZoneInfo(time_zone)
+    return verdict.until.astimezone(zone).date() == now.astimezone(zone).date()
+
+
 async def process(
     session: AsyncSession,
     *,
@@ -617,29 +659,21 @@ async def process(
     ctx = await load_context(session, {m.submission_id for m in messages if m.submission_id})
     events: list[dict[str, Any]] = []
     sendable: dict[int, list[Taken]] = defaultdict(list)
+    verdicts: list[tuple[Taken, gate.Verdict, str]] = []
     for message in messages:
         row = ctx.rows.get(message.submission_id or 0)
         if row is None:  # the submission is gone (erased): nothing to say to anyone
             message.set(state=MessageState.refused.value, gate_rule="record gone")
             result.refused += 1
             continue
-        verdict = gate.decide(
-            gate.Recipient(
-                email=row.email,
-                time_zone=row.time_zone,
-                opted_out=row.status_emails_opt_out,
-                undeliverable=row.email in ctx.suppressed,
-            ),
-            due_at=message.due_at,
-            now=now,
-            automated=message.automated,
-            last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
-            calendar=batch.agency,
-            digest_time=digest_time,
-            capped=MessageKind(message.kind) in STATUS_KINDS,
-            last_automated_sent_at=ctx.last_automated.get(message.candidate_id or 0),
-            promised_day=ctx.promised_day.get(message.submission_id or 0),
-        )
+        verdict = _verdict(message, row, ctx, now, batch, digest_time)
+        verdicts.append((message, verdict, row.time_zone))
+    going = {m.candidate_id for m, v, _ in verdicts if v.action == "send" and m.automated}
+    for message, verdict, time_zone in verdicts:
+        if _folds(message, verdict, going, now, time_zone):
+            # R-CAND-4: the day's email is going now (a late worker sends an overdue one), so
+            # what fell due today goes in it rather than as a second email at the slot.
+            verdict = gate.Verdict("send")
         if verdict.action == "refuse":
             message.set(state=MessageState.refused.value, gate_rule=str(verdict.rule))
             events.append(_event(message.id, now, "refused", str(verdict.rule)))
@@ -747,7 +781,8 @@ def promise_for(
     """R-CAND-1, from the submission's state at send time: the day the candidate will hear
     next. After a scheduled interview: its end plus the policy's business days. Otherwise the
     slot of the next cadence check; with none (a stopped clock, after silence), the policy's
-    days ahead. Never today: the promise is of news still to come."""
+    days ahead. Never today: the promise is of news still to come, and today's email is this
+    one (R-CAND-4)."""
     if kind not in PROMISING:
         return None
     agency = batch.agency
@@ -765,14 +800,24 @@ def promise_for(
             bt.add_business_days(agency, interview_end, batch.after_interview_days), earliest
         )
     elif kind is not MessageKind.interview_scheduled and check_day is not None:
-        return Promised(submission_id, check_day, backed=True)
+        # A check later today sends its news tomorrow (one email a day): still the promise.
+        return Promised(submission_id, max(check_day, _after_today(now, tz)), backed=True)
     else:
         target = max(bt.add_business_days(agency, now, batch.promise_days), earliest)
-    day = gate.digest_slot(target, tz, digest_time).astimezone(zone).date()
+    day = max(
+        gate.digest_slot(target, tz, digest_time).astimezone(zone).date(), _after_today(now, tz)
+    )
     if check_day is not None and check_day <= day:
         # A check already falls on or before the day: it is the promise, with its date.
         return Promised(submission_id, check_day, backed=True)
     return Promised(submission_id, day, backed=False)
+
+
+def _after_today(now: datetime, tz: str) -> date:
+    """The first weekday after ``now``'s local day (the earliest day a promise may name)."""
+    zone = ZoneInfo(tz)
+    tomorrow = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+    return gate.digest_slot(tomorrow, tz).astimezone(zone).date()
 
 
 def promise_date_for(
@@ -1096,7 +1141,7 @@ async def _back_promises(
 ) -> None:
     """R-CAND-1: a status just sent about an application cancels its pending promise checks
     (the promise they backed is settled), and each promise no cadence check backs gets one on
-    its day's slot, written in the same transaction as the promise itself."""
+    its day (``gate.promise_check_at``), written in the same transaction as the promise."""
     if spoken_of:
         await session.execute(
             update(SlaCheck)
@@ -1126,7 +1171,7 @@ async def _back_promises(
         clock_id = clocks.get(promise["submission_id"])
         if clock_id is None:  # every submission starts with a clock; none: it is gone
             continue
-        due = gate.promise_slot(promise["day"], promise["time_zone"], digest_time)
+        due = gate.promise_check_at(promise["day"], promise["time_zone"])
         rows.append(
             {
                 # The clock of the period that made the promise (the latest, maybe stopped).

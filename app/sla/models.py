@@ -68,7 +68,7 @@ class CheckKind(StrEnum):
     second = "second"
     silence = "silence"
     extra = "extra"
-    #: R-CAND-1: backs a promise no cadence check backs; fires on the promised day's slot
+    #: R-CAND-1: backs a promise no cadence check backs; fires on the promised day (08:00 local)
     #: unless a newer message about the application was sent first.
     promise = "promise"
 

@@ -198,7 +198,7 @@ async def stop_clock(
 async def back_open_promises(session: AsyncSession, submission: Submission) -> None:
     """R-CAND-1: the checks a stopped clock cancelled may have been what backed a date the
     candidate was given; each open promise left without a check on or before its day gets a
-    promise check on that day's slot (the candidate's 16:00)."""
+    promise check on that day (``gate.promise_check_at``)."""
     assert submission.id is not None
     rows = (
         await session.execute(
@@ -231,7 +231,7 @@ async def back_open_promises(session: AsyncSession, submission: Submission) -> N
         return
     agency = await calendars.default_calendar(session)
     for day, time_zone in rows:
-        due = gate.promise_slot(day, time_zone)
+        due = gate.promise_check_at(day, time_zone)
         if any(p <= due for p in pending):
             continue
         pending.append(due)

@@ -4,7 +4,9 @@ Each seed draws, over four weeks of November 2026 (Veterans Day and Thanksgiving
 random sequence of stage moves, feedback (advance, none, hold with a new date), interviews
 scheduled and held, keep-waiting decisions and extra worker runs at random instants, for three
 submissions of one candidate; the worker also runs in every weekday's 16:00 EST slot, except on
-the seeds that draw an outage of one or two days. After every step:
+the seeds that draw an outage of one, two or four days (it comes back at 11:00 the next
+weekday); on some seeds one submission is a late sync, weeks old, with its checks overdue.
+After every step:
 
 1. every open promise whose day has not ended has a pending check or a queued status on or
    before its day;
@@ -72,16 +74,23 @@ def plan(rng: random.Random) -> tuple[list[tuple[datetime, str]], set[date]]:
         if (START + timedelta(days=d)).weekday() < 5
     ]
     down: set[date] = set()
-    if rng.random() < 0.3:
+    if rng.random() < 0.5:
         first = rng.randrange(3, len(weekdays) - 3)
-        down = set(weekdays[first : first + rng.choice((1, 2))])
+        down = set(weekdays[first : first + rng.choice((1, 2, 4))])
+    if down and weekdays.index(max(down)) + 1 < len(weekdays):
+        # The worker comes back mid-morning on the next weekday, with yesterday's slot overdue.
+        back = weekdays[weekdays.index(max(down)) + 1]
+        steps.append(
+            (datetime.combine(back, datetime.min.time(), NY) + timedelta(hours=11), "worker")
+        )
     for day in weekdays:
         if day not in down:
             steps.append(
                 (datetime.combine(day, datetime.min.time(), NY) + timedelta(hours=16), "worker")
             )
     for _ in range(rng.randrange(18, 28)):
-        instant = START + timedelta(minutes=rng.randrange(0, DAYS * 24 * 60))
+        # After the three submissions exist (the first hours of the first day).
+        instant = START + timedelta(minutes=rng.randrange(180, DAYS * 24 * 60))
         if instant.date() in down:
             continue
         steps.append(
@@ -233,12 +242,16 @@ async def test_promises_hold_under_random_everyday_sequences__R_CAND_1_R_CAND_4(
     rng = random.Random(seed)
     agency = await us_agency(client, session)
     submissions = []
+    # On some seeds the third submission is a late sync: put forward two or three weeks ago,
+    # so the worker's first round finds several of its checks overdue at once.
+    synced_late = rng.random() < 0.5
     for n, title in enumerate(("Data Engineer", "Analyst", "Platform Lead")):
         at = START + timedelta(hours=n)
+        submitted = at - timedelta(days=rng.randrange(14, 22)) if n == 2 and synced_late else at
         with clock.at(at):
             submissions.append(
                 await submit_to_another_job(
-                    client, agency, title=title, submitted_at=at.isoformat()
+                    client, agency, title=title, submitted_at=submitted.isoformat()
                 )
             )
     world = World(agency, submissions, {sid: "submitted" for sid in submissions})

@@ -54,11 +54,11 @@ async def pending_promise_checks(session: AsyncSession, sid: int) -> list[Any]:
 
 
 async def assert_backed(session: AsyncSession, sid: int) -> date:
-    """The one open promise of ``sid`` has a promise check on its day's slot; answers the day."""
+    """The one open promise of ``sid`` has a promise check on its day; answers the day."""
     open_days = [d for d, state in await promises_of(session, sid) if state == "open"]
     assert len(open_days) == 1, open_days
     day = date.fromisoformat(open_days[0])
-    assert await pending_promise_checks(session, sid) == [gate.promise_slot(day, NY)]
+    assert await pending_promise_checks(session, sid) == [gate.promise_check_at(day, NY)]
     return day
 
 
@@ -344,6 +344,25 @@ class TestOneEmailPerDay:
         [next_day] = await mailer.step("2026-11-11T21:00:00Z")
         assert "Analyst" in (next_day.text or "")
         assert "Data Engineer" in (overdue.text or "")
+
+
+class TestFoldedIntoTheDaysEmail:
+    async def test_what_fell_due_today_joins_the_overdue_email_instead_of_a_second__R_CAND_4(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        mailer: Mailer,
+        standin: SendGridStandIn,
+    ) -> None:
+        agency = await us_agency(client, session)
+        await live(client, agency, "2026-11-09T14:00:00Z")  # its slot: Mon 16:00 EST, missed
+        with clock.at(at("2026-11-10T14:30:00Z")):  # Tue 09:30 EST: due today
+            await submit_to_another_job(
+                client, agency, title="Analyst", submitted_at="2026-11-10T14:30:00Z"
+            )
+        [mail] = await mailer.step("2026-11-10T16:00:00Z")  # the worker is back at 11:00
+        assert mail.subject == "Updates on 2 of your applications"
+        assert await mailer.step("2026-11-10T21:00:00Z") == []  # nothing left for the slot
 
 
 class TestDigestSubject:
