@@ -27,7 +27,7 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
@@ -1213,7 +1213,16 @@ def _insert(model: type[SQLModel]) -> Any:
 
 
 async def break_overdue_promises(session: AsyncSession, *, now: datetime) -> None:
-    """A promise whose day ended with no email about its submission was broken (R-CAND-1)."""
+    """A promise whose day ended with no email about its submission was broken (R-CAND-1).
+    Probed first (a read of the partial index), so an idle round takes no write lock."""
+    overdue = await session.scalar(
+        # The partial index's predicate as a literal, so a cached PostgreSQL plan can use it.
+        select(col(Promise.id))
+        .where(text("promise.state = 'open'"), col(Promise.due_by_at) < now)
+        .limit(1)
+    )
+    if overdue is None:
+        return
     await session.execute(
         update(Promise)
         .where(col(Promise.state) == PromiseState.open.value, col(Promise.due_by_at) < now)
