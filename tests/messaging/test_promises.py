@@ -223,7 +223,10 @@ class TestInterviewScheduled:
 
         # Nothing happens (no held interview, no move): the promise check keeps the promise.
         [update] = await mailer.step("2026-11-20T21:00:00Z")
-        assert "as I said I would: I don't have news for you yet" in (update.text or "")
+        assert (
+            "As promised, a short update on the Data Engineer role with Acme: I don't have news"
+            in (update.text or "")
+        )
         states = await promises_of(session, sid)
         assert ("2026-11-20", "kept") in states
         await assert_backed(session, sid)  # the update's own date is backed again
