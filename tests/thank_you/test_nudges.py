@@ -15,10 +15,10 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
-from app.messaging.sendgrid_standin import AcceptedMail
 from tests.mailing import Mailer
 from tests.sla.helpers import Agency, at, us_agency
 from tests.thank_you.helpers import post_ok
+from tools.sendgrid_standin import AcceptedMail
 
 
 def to_hana(mails: list[AcceptedMail]) -> list[AcceptedMail]:
