@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlmodel import SQLModel
 
 from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from app.calendar import lookup as calendars
 from app.core.clock import utcnow
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, NotFound, problem_responses
@@ -25,7 +26,6 @@ from app.events import service as events
 from app.messaging import outbox
 from app.messaging.models import MessageKind, MessageTemplate, SectionKind
 from app.messaging.render import CONFIDENTIAL_CLIENT, Section, default_source, render_email
-from app.sla import calendars
 from app.submissions import service as submissions
 
 router = APIRouter(prefix="/templates", tags=["messages"], responses=problem_responses(401, 422))

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.calendar.business_time import Calendar as BusinessCalendar
 from app.core import crud
 from app.core.clock import utcnow
 from app.interviews.models import Interview
-from app.sla import calendars
 from app.sla.models import (
     CheckKind,
     CheckPublic,

@@ -22,6 +22,7 @@ from app.auth import ownership
 from app.auth.models import User
 from app.auth.principal import Principal
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.candidates.models import Candidate
 from app.clients.models import Client, Contact, ContactPolicy
 from app.core import crud
@@ -32,7 +33,6 @@ from app.interviews.models import Interview, InterviewInterviewer, InterviewStat
 from app.jobs.models import Job
 from app.messaging import gate, outbox
 from app.messaging.models import Message, MessageKind
-from app.sla import calendars
 from app.sla.service import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import Stage
