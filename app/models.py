@@ -9,7 +9,6 @@ from app.feedback import models as feedback_models
 from app.interviews import models as interview_models
 from app.jobs import models as job_models
 from app.messaging import models as messaging_models
-from app.policy import models as policy_models
 from app.portal import models as portal_models
 from app.sla import models as sla_models
 from app.submissions import models as submission_models
@@ -27,7 +26,6 @@ __all__ = [
     "interview_models",
     "job_models",
     "messaging_models",
-    "policy_models",
     "portal_models",
     "sla_models",
     "submission_models",

@@ -55,8 +55,8 @@ import app.models  # noqa: F401 - registers every table, as the worker does
 from app.calendar import business_time as bt
 from app.cli import run_migrations
 from app.core.database import make_engine, make_sessionmaker
-from app.policy.models import Policy
 from app.sla import sweep
+from app.sla.models import Policy
 from app.sla.service import plan
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/candor_bench"

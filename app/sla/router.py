@@ -9,10 +9,8 @@ from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import IdPath
 from app.events import service as events
-from app.policy import service as policy
-from app.policy.models import PolicyPublic, PolicyUpdate
-from app.sla import service
-from app.sla.models import SchedulePublic
+from app.sla import policy, service
+from app.sla.models import PolicyPublic, PolicyUpdate, SchedulePublic
 from app.submissions import service as submissions
 
 router = APIRouter(tags=["sla"], responses=problem_responses(401))

@@ -16,17 +16,17 @@ from app.calendar import lookup as calendars
 from app.calendar.business_time import Calendar as BusinessCalendar
 from app.core.clock import utcnow
 from app.interviews.models import Interview
-from app.policy.models import Policy
-from app.policy.service import get_policy
 from app.sla.models import (
     CheckKind,
     CheckPublic,
     CheckState,
     ClockPublic,
+    Policy,
     SchedulePublic,
     SlaCheck,
     SlaClock,
 )
+from app.sla.policy import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import WAITING, Stage
 from app.tasks.models import Task, TaskKind, TaskState

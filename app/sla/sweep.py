@@ -54,8 +54,8 @@ from app.events.models import Event
 from app.jobs.models import Job
 from app.messaging import nudges, outbox
 from app.messaging.models import Message, MessageKind
-from app.policy.service import get_policy
 from app.sla.models import CheckKind, CheckState, SlaCheck
+from app.sla.policy import get_policy
 from app.submissions import service as submissions
 from app.submissions.models import StageMoveCreate, Submission
 from app.submissions.states import FINAL, Stage

@@ -33,7 +33,7 @@ from app.interviews.models import Interview, InterviewInterviewer, InterviewStat
 from app.jobs.models import Job
 from app.messaging import gate, outbox
 from app.messaging.models import Message, MessageKind
-from app.policy.service import get_policy
+from app.sla.policy import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import Stage
 from app.tasks.models import TaskKind

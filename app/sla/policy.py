@@ -1,5 +1,6 @@
-"""The agency policy (R-SLA-7, R-TY-4): read by the SLA cadence and thank-you review,
-changed by an admin through ``PATCH /v1/policy``."""
+"""The agency policy (R-SLA-7, R-TY-4): one row of numbers read by the SLA cadence and by
+thank-you review, changed by an admin through ``PATCH /v1/policy``. Import the module:
+``from app.sla import policy``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import crud
 from app.core.clock import utcnow
-from app.policy.models import Policy, PolicyPublic, PolicyUpdate
+from app.sla.models import Policy, PolicyPublic, PolicyUpdate
 
 
 async def get_policy(session: AsyncSession) -> Policy:
