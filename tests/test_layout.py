@@ -73,3 +73,34 @@ def test_the_wheel_holds_the_app_and_no_stand_in_tools_or_tests(tmp_path: Path) 
     assert "app/messaging/backends.py" in names
     assert any(name.startswith("app/messaging/templates/") for name in names)
     assert [name for name in names if "standin" in name.lower()] == []
+
+
+def reads_app_state_settings(source: str) -> bool:
+    """Whether ``source`` reads ``<something>.state.settings`` (rather than assigning it)."""
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr == "settings"
+            and isinstance(node.ctx, ast.Load)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "state"
+        ):
+            return True
+    return False
+
+
+def test_the_settings_scan_sees_a_read_and_not_the_assignment() -> None:
+    assert reads_app_state_settings("s = request.app.state.settings.secret_key")
+    assert not reads_app_state_settings("app.state.settings = settings")
+
+
+def test_endpoints_take_settings_through_SettingsDep_only() -> None:
+    """One place turns the app's settings into a dependency (``app.core.settings:app_settings``);
+    routers and dependencies declare ``settings: SettingsDep`` instead of reaching into
+    ``request.app.state`` (issue 13)."""
+    readers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "app").rglob("*.py")
+        if reads_app_state_settings(path.read_text(encoding="utf-8"))
+    )
+    assert readers == ["app/core/settings.py"]
