@@ -57,7 +57,7 @@ from app.core.settings import Settings
 from app.messaging import outbox
 from app.messaging.backends import MAX_IN_FLIGHT, EmailBackend, OutgoingEmail, SendGridBackend
 from app.messaging.models import Message, MessageState
-from tests.factories import make_due_status_messages
+from tests.support.factories import make_due_status_messages
 from tools.sendgrid_standin import KEY_ENV, SendGridStandIn
 
 ROOT = Path(__file__).resolve().parent.parent

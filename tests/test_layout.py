@@ -33,7 +33,7 @@ def test_the_import_scan_sees_every_form() -> None:
         "import tools.sendgrid_standin",
         "from tools.sendgrid_standin import SendGridStandIn",
         "from tests import factories",
-        "def f():\n    import tests.mailing as m\n",
+        "def f():\n    import tests.support.mailing as m\n",
         "try:\n    from tools import x\nexcept ImportError:\n    pass\n",
     ):
         assert imported_roots(source) & NOT_PRODUCT, source

@@ -14,7 +14,7 @@ from app.messaging.backends import (
     SendGridBackend,
     TransientFailure,
 )
-from tests.mailing import KEY
+from tests.support.mailing import KEY
 from tools.sendgrid_standin import SendGridStandIn
 
 

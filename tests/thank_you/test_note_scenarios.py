@@ -17,9 +17,9 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, at, submit, tasks, us_agency
-from tests.thank_you.helpers import (
+from tests.support.agency import Agency, at, submit, tasks, us_agency
+from tests.support.mailing import Mailer
+from tests.support.notes import (
     GOOD_NOTE,
     NOTE_LINK,
     add_contact,

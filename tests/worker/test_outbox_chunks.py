@@ -21,8 +21,8 @@ from app.messaging.models import (
     Promise,
     PromiseState,
 )
-from tests.factories import make_due_status_messages
-from tests.mailing import KEY
+from tests.support.factories import make_due_status_messages
+from tests.support.mailing import KEY
 from tools.sendgrid_standin import SendGridStandIn
 
 Sessions = async_sessionmaker[AsyncSession]
