@@ -14,7 +14,7 @@ due after the digest time, at night or on a weekend waits for the next slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ class Rule(StrEnum):
     quiet_hours = "R-CAND-3 quiet hours"
     digest_slot = "R-CAND-4 daily digest slot"
     frequency = "R-CAND-4 at most one status email per submission per 2 business days"
+    daily = "R-CAND-4 at most one automated email per candidate per local day"
     contact_no_address = "R-CP-2 the contact has no email address"
     contact_undeliverable = "R-CP-2 the contact's address is undeliverable"
     do_not_contact = "R-CP-2 do_not_contact"
@@ -80,6 +81,19 @@ def digest_slot(
     return datetime.combine(day, digest_time, tzinfo=zone).astimezone(UTC)
 
 
+def promise_slot(day: date, time_zone: str, digest_time: time = DEFAULT_DIGEST_TIME) -> datetime:
+    """The slot of a promised day: where the update that keeps the promise goes."""
+    return datetime.combine(day, digest_time, tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+
+
+def promise_check_at(day: date, time_zone: str) -> datetime:
+    """When a promise check fires: the promised day's first delivery hour where the candidate
+    lives (08:00). Its update then waits for that day's slot, or joins whatever email the
+    candidate gets earlier that day (one email a day, R-CAND-4), and a newer status queued
+    meanwhile replaces it."""
+    return datetime.combine(day, QUIET_START, tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+
+
 def not_before(calendar: bt.Calendar, last_sent_at: datetime, time_zone: str) -> datetime:
     """R-CAND-4, R-CP-3: the next email may go on the recipient's local day that is
     ``FREQUENCY_BUSINESS_DAYS`` business days (of ``calendar``: its weekdays and holidays) after
@@ -111,6 +125,8 @@ def decide(
     calendar: bt.Calendar,
     digest_time: time = DEFAULT_DIGEST_TIME,
     capped: bool = True,
+    last_automated_sent_at: datetime | None = None,
+    promised_day: date | None = None,
 ) -> Verdict:
     """The verdict for one message to ``recipient`` at ``now``.
 
@@ -121,6 +137,10 @@ def decide(
     ``capped``: the message is a status email the frequency cap counts (R-CAND-4); a note
     invitation or a review outcome is not. A message a recruiter sent (``automated`` false)
     skips the daily slot and only waits out quiet hours.
+    ``last_automated_sent_at``: when the last automated email of any kind reached this
+    candidate: one per local day (R-CAND-4), so anything more waits for the next day's slot.
+    ``promised_day``: the earliest open promise of the message's submission; the frequency cap
+    never holds the message past that day's slot (R-CAND-1).
     """
     if not recipient.email:
         return Verdict("refuse", Rule.no_address)
@@ -135,8 +155,19 @@ def decide(
     if capped and last_status_sent_at is not None:
         earliest = not_before(calendar, last_status_sent_at, recipient.time_zone)
         if earliest > slot:
-            slot = digest_slot(earliest, recipient.time_zone, digest_time)
-            rule = Rule.frequency
+            capped_slot = digest_slot(earliest, recipient.time_zone, digest_time)
+            if promised_day is not None:
+                # R-CAND-1: the promise-day update is never held back by the cap.
+                kept_slot = promise_slot(promised_day, recipient.time_zone, digest_time)
+                capped_slot = max(slot, min(capped_slot, kept_slot))
+            if capped_slot > slot:
+                slot, rule = capped_slot, Rule.frequency
+    if last_automated_sent_at is not None:
+        zone = ZoneInfo(recipient.time_zone)
+        sent_day = last_automated_sent_at.astimezone(zone).date()
+        if max(slot, now).astimezone(zone).date() <= sent_day:
+            next_day = datetime.combine(sent_day + timedelta(days=1), time(0), tzinfo=zone)
+            slot, rule = digest_slot(next_day, recipient.time_zone, digest_time), Rule.daily
     if slot > now:
         return Verdict("hold", rule, slot)
     if _in_quiet_hours(now, recipient.time_zone):

@@ -19,6 +19,8 @@ class MessageKind(StrEnum):
     interview_scheduled = "interview_scheduled"
     interview_held = "interview_held"
     no_news = "no_news"
+    # R-CAND-1: the promised day came with nothing newer sent: a short, honest update.
+    promise_update = "promise_update"
     rejected = "rejected"
     closed = "closed"
     offer = "offer"
@@ -42,6 +44,7 @@ STATUS_KINDS = frozenset(
         MessageKind.interview_scheduled,
         MessageKind.interview_held,
         MessageKind.no_news,
+        MessageKind.promise_update,
         MessageKind.rejected,
         MessageKind.closed,
         MessageKind.offer,
@@ -56,6 +59,7 @@ class SectionKind(StrEnum):
     interview_scheduled = "interview_scheduled"
     interview_held = "interview_held"
     no_news = "no_news"
+    promise_update = "promise_update"
     rejected = "rejected"
     closed = "closed"
     offer = "offer"
@@ -155,6 +159,16 @@ class PromiseState(StrEnum):
 
 class Promise(SQLModel, table=True):
     """R-CAND-1: "you'll hear from us by <date>", and whether it was kept."""
+
+    __table_args__ = (
+        # Every drain settles the open promises whose day ended: partial, so history is free.
+        Index(
+            "ix_promise_open_due",
+            "due_by_at",
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)

@@ -27,7 +27,7 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
@@ -64,10 +64,11 @@ from app.messaging.models import (
 from app.messaging.render import CONFIDENTIAL_CLIENT, Rendered, Section, render_email
 from app.portal import links
 from app.portal.models import CandidateLink
-from app.sla.models import CheckState, SlaCheck
+from app.sla.models import CheckKind, CheckState, Policy, SlaCheck, SlaClock
 from app.submissions.models import Submission
 from app.submissions.states import Stage
 from app.tasks.recruiter import open_fix_address_task
+from app.thank_you.models import ThankYouNote
 
 log = logging.getLogger("candor.outbox")
 
@@ -86,8 +87,16 @@ STAGE_MESSAGES: dict[Stage, MessageKind] = {
     Stage.rejected: MessageKind.rejected,
     Stage.closed: MessageKind.closed,
 }
-#: Kinds that promise a date; the promise is backed by the submission's next planned check.
-PROMISING = {MessageKind.submitted, MessageKind.interview_held, MessageKind.no_news}
+#: Kinds that promise a date (R-CAND-1). Each promise is written together with what backs it:
+#: the submission's next cadence check when its slot falls on or before the promised day, else
+#: a promise check on that day's slot (``CheckKind.promise``).
+PROMISING = {
+    MessageKind.submitted,
+    MessageKind.interview_scheduled,
+    MessageKind.interview_held,
+    MessageKind.no_news,
+    MessageKind.promise_update,
+}
 STATUS_KIND_VALUES = sorted(kind.value for kind in STATUS_KINDS)
 #: Kinds whose section carries a fresh private link for their interview (R-TY-1).
 LINKED_KINDS = {MessageKind.note_invitation, MessageKind.note_changes_requested}
@@ -269,9 +278,10 @@ async def claim(
     token: str,
     audience: Audience = Audience.candidate,
 ) -> list[tuple[int, int]]:
-    """Take up to ``limit`` due messages to one audience (candidates or client contacts).
-    Answers ``(message id, recipient id)`` pairs: the candidate's, or the contact's, so the
-    caller can keep one person's messages together (they may go as one digest)."""
+    """Take up to ``limit`` due messages to one audience (candidates or client contacts), and
+    every other due message of the same recipients. Answers ``(message id, recipient id)``
+    pairs: the candidate's, or the contact's, so the caller can keep one person's messages
+    together (they may go as one digest)."""
     candidates = (
         select(col(Message.id))
         .where(_due(now, audience))
@@ -280,14 +290,37 @@ async def claim(
         .with_for_update(skip_locked=True)
     )
     recipient = col(Message.candidate_id if audience == Audience.candidate else Message.contact_id)
-    result = await session.execute(
-        update(Message)
-        .where(col(Message.id).in_(candidates.scalar_subquery()))
-        .values(state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease)
-        .returning(col(Message.id), recipient)
-        .execution_options(synchronize_session=False)
-    )
-    return [(message_id or 0, who or 0) for message_id, who in result.tuples().all()]
+
+    async def take_up(ids: Any) -> list[tuple[int, int]]:
+        result = await session.execute(
+            update(Message)
+            .where(col(Message.id).in_(ids.scalar_subquery()))
+            .values(
+                state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease
+            )
+            .returning(col(Message.id), recipient)
+            .execution_options(synchronize_session=False)
+        )
+        return [(message_id or 0, who or 0) for message_id, who in result.tuples().all()]
+
+    claimed = await take_up(candidates)
+    people = sorted({who for _, who in claimed})
+    if people:
+        # The rest of these people's due messages too: one person's day goes as one email
+        # (R-CAND-4), never split by the batch limit into an email today and one tomorrow.
+        # Held ones that already fell due come too: if one of them goes now, the rest of
+        # today's go with it (``process`` folds them in) instead of at the slot.
+        claimed += await take_up(
+            select(col(Message.id))
+            .where(
+                col(Message.state) == MessageState.pending.value,
+                col(Message.audience) == audience.value,
+                col(Message.due_at) <= now,
+                recipient.in_(people),
+            )
+            .with_for_update(skip_locked=True)
+        )
+    return claimed
 
 
 def chunks(claimed: list[tuple[int, int]], size: int) -> list[list[int]]:
@@ -312,6 +345,11 @@ class _Context:
     last_sent: dict[int, datetime] = field(default_factory=dict)
     next_check: dict[int, datetime] = field(default_factory=dict)
     interview_day: dict[int, date] = field(default_factory=dict)
+    interview_end: dict[int, datetime] = field(default_factory=dict)
+    #: Per submission: the earliest day an open promise names (R-CAND-1).
+    promised_day: dict[int, date] = field(default_factory=dict)
+    #: Per candidate: when the last automated email reached them (R-CAND-4).
+    last_automated: dict[int, datetime] = field(default_factory=dict)
 
 
 def _per_submission(aggregate: Any, label: str, *where: Any) -> Any:
@@ -342,6 +380,30 @@ def _context_query() -> Any:
         "next_check",
         col(SlaCheck.submission_id) == submission_id,
         col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
+        col(SlaCheck.kind) != CheckKind.promise.value,
+    )
+    interview_end = _per_submission(
+        func.max(col(Interview.ends_at)),
+        "interview_end",
+        col(Interview.submission_id) == submission_id,
+        col(Interview.status) != "cancelled",
+    )
+    promised_day = _per_submission(
+        func.min(col(Promise.promised_date)),
+        "promised_day",
+        col(Promise.submission_id) == submission_id,
+        col(Promise.state) == PromiseState.open.value,
+    )
+    last_automated = (
+        select(func.max(col(Message.sent_at)))
+        .where(
+            col(Message.candidate_id) == col(Candidate.id),
+            col(Message.audience) == Audience.candidate.value,
+            col(Message.automated).is_(True),
+            col(Message.state).in_(SENT_STATES),
+        )
+        .scalar_subquery()
+        .label("last_automated")
     )
     last_interview = _per_submission(
         func.max(col(Interview.starts_at)),
@@ -352,6 +414,8 @@ def _context_query() -> Any:
     return (
         select(
             submission_id,
+            col(Submission.stage),
+            col(Candidate.id).label("candidate_id"),
             col(Candidate.first_name),
             col(Candidate.email),
             col(Candidate.time_zone),
@@ -365,6 +429,9 @@ def _context_query() -> Any:
             last_sent,
             next_check,
             last_interview,
+            interview_end,
+            promised_day,
+            last_automated,
         )
         .join(Candidate, col(Candidate.id) == col(Submission.candidate_id))
         .join(Job, col(Job.id) == col(Submission.job_id))
@@ -396,6 +463,12 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> _Cont
         if row.last_interview is not None:
             zone = ZoneInfo(row.time_zone)
             ctx.interview_day[row.id] = row.last_interview.astimezone(zone).date()
+        if row.interview_end is not None:
+            ctx.interview_end[row.id] = row.interview_end
+        if row.promised_day is not None:
+            ctx.promised_day[row.id] = row.promised_day
+        if row.last_automated is not None:
+            ctx.last_automated[row.candidate_id] = row.last_automated
     return ctx
 
 
@@ -508,12 +581,62 @@ def _save_statement(names: tuple[str, ...]) -> Any:
     )
 
 
+async def load_batch(session: AsyncSession) -> Batch:
+    """What a claimed batch shares: the agency calendar, the admin's wording, the policy."""
+    policy = await session.get(Policy, 1)
+    return Batch(
+        agency=await calendars.default_calendar(session),
+        overrides=await template_overrides(session),
+        after_interview_days=policy.after_interview_days if policy else 2,
+        promise_days=policy.promise_days if policy else 3,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """What every chunk of one claimed batch shares (read once per batch, not per chunk)."""
 
     agency: bt.Calendar
     overrides: dict[str, str]
+    #: R-CAND-1 policy numbers: news after an interview, and how far ahead a promise no
+    #: cadence check backs is made.
+    after_interview_days: int = 2
+    promise_days: int = 3
+
+
+def _verdict(
+    message: Taken, row: Any, ctx: _Context, now: datetime, batch: Batch, digest_time: time
+) -> gate.Verdict:
+    """The gate's verdict on one claimed message, from what the chunk's context knows."""
+    return gate.decide(
+        gate.Recipient(
+            email=row.email,
+            time_zone=row.time_zone,
+            opted_out=row.status_emails_opt_out,
+            undeliverable=row.email in ctx.suppressed,
+        ),
+        due_at=message.due_at,
+        now=now,
+        automated=message.automated,
+        last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
+        calendar=batch.agency,
+        digest_time=digest_time,
+        capped=MessageKind(message.kind) in STATUS_KINDS,
+        last_automated_sent_at=ctx.last_automated.get(message.candidate_id or 0),
+        promised_day=ctx.promised_day.get(message.submission_id or 0),
+    )
+
+
+def _folds(
+    message: Taken, verdict: gate.Verdict, going: set[int | None], now: datetime, time_zone: str
+) -> bool:
+    """A message held only for today's slot joins the email its candidate gets now."""
+    if verdict.action != "hold" or verdict.rule is not gate.Rule.digest_slot:
+        return False
+    if not message.automated or message.candidate_id not in going or verdict.until is None:
+        return False
+    zone = ZoneInfo(time_zone)
+    return verdict.until.astimezone(zone).date() == now.astimezone(zone).date()
 
 
 async def process(
@@ -536,27 +659,21 @@ async def process(
     ctx = await load_context(session, {m.submission_id for m in messages if m.submission_id})
     events: list[dict[str, Any]] = []
     sendable: dict[int, list[Taken]] = defaultdict(list)
+    verdicts: list[tuple[Taken, gate.Verdict, str]] = []
     for message in messages:
         row = ctx.rows.get(message.submission_id or 0)
         if row is None:  # the submission is gone (erased): nothing to say to anyone
             message.set(state=MessageState.refused.value, gate_rule="record gone")
             result.refused += 1
             continue
-        verdict = gate.decide(
-            gate.Recipient(
-                email=row.email,
-                time_zone=row.time_zone,
-                opted_out=row.status_emails_opt_out,
-                undeliverable=row.email in ctx.suppressed,
-            ),
-            due_at=message.due_at,
-            now=now,
-            automated=message.automated,
-            last_status_sent_at=ctx.last_sent.get(message.submission_id or 0),
-            calendar=batch.agency,
-            digest_time=digest_time,
-            capped=MessageKind(message.kind) in STATUS_KINDS,
-        )
+        verdict = _verdict(message, row, ctx, now, batch, digest_time)
+        verdicts.append((message, verdict, row.time_zone))
+    going = {m.candidate_id for m, v, _ in verdicts if v.action == "send" and m.automated}
+    for message, verdict, time_zone in verdicts:
+        if _folds(message, verdict, going, now, time_zone):
+            # R-CAND-4: the day's email is going now (a late worker sends an overdue one), so
+            # what fell due today goes in it rather than as a second email at the slot.
+            verdict = gate.Verdict("send")
         if verdict.action == "refuse":
             message.set(state=MessageState.refused.value, gate_rule=str(verdict.rule))
             events.append(_event(message.id, now, "refused", str(verdict.rule)))
@@ -570,6 +687,11 @@ async def process(
             result.held += 1
         else:
             sendable[message.candidate_id or 0].append(message)
+    noted = await _interviews_with_notes(session, [m for g in sendable.values() for m in g])
+    for who, group in list(sendable.items()):
+        sendable[who] = _newest_per_application(group, noted, now=now, events=events)
+        if not sendable[who]:
+            del sendable[who]
     outgoing = [
         _compose(group, ctx, now=now, settings=settings, batch=batch, digest_time=digest_time)
         for group in sendable.values()
@@ -583,6 +705,7 @@ async def process(
     outcomes = await send_all(backend, [out.email for out in outgoing])
     settled: list[dict[str, Any]] = []
     promises: list[dict[str, Any]] = []
+    backing: list[dict[str, Any]] = []
     failed: list[Taken] = []
     for out, outcome in zip(outgoing, outcomes, strict=True):
         if isinstance(outcome, Exception):
@@ -597,27 +720,104 @@ async def process(
             result.messages_sent + len(out.group),
         )
         lead = out.group[0].id
+        # A status about an application settles its earlier promises (a note invitation or
+        # shared feedback leaves the standing promise, and what backs it, in place).
         settled += [
             {"b_submission": m.submission_id, "b_lead": lead}
             for m in out.group
-            if m.submission_id is not None
+            if m.submission_id is not None and MessageKind(m.kind) in STATUS_KINDS
         ]
         promises += [
             {
-                "submission_id": submission_id,
+                "submission_id": p.submission_id,
                 "message_id": lead,
-                "promised_date": promised,
-                "due_by_at": _end_of_day(promised, out.time_zone),
+                "promised_date": p.day,
+                "due_by_at": _end_of_day(p.day, out.time_zone),
                 "state": PromiseState.open.value,
             }
-            for submission_id, promised in out.promises
+            for p in out.promises
+        ]
+        backing += [
+            {"submission_id": p.submission_id, "day": p.day, "time_zone": out.time_zone}
+            for p in out.promises
+            if not p.backed
         ]
     await save(session, messages)
     await _settle_promises(session, settled, promises, now=now)
+    await _back_promises(
+        session,
+        [s["b_submission"] for s in settled],
+        backing,
+        agency=batch.agency,
+        digest_time=digest_time,
+        now=now,
+    )
     if events:
         await connection.execute(_insert(MessageEvent), events)
     await _failure_tasks(session, failed, now)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Promised:
+    """A date an email promises for one application, and whether a cadence check backs it
+    (if not, a promise check is scheduled on its slot when the email goes)."""
+
+    submission_id: int
+    day: date
+    backed: bool
+
+
+def promise_for(
+    ctx: _Context,
+    kind: MessageKind,
+    submission_id: int,
+    *,
+    now: datetime,
+    tz: str,
+    batch: Batch,
+    digest_time: time = gate.DEFAULT_DIGEST_TIME,
+) -> Promised | None:
+    """R-CAND-1, from the submission's state at send time: the day the candidate will hear
+    next. After a scheduled interview: its end plus the policy's business days. Otherwise the
+    slot of the next cadence check; with none (a stopped clock, after silence), the policy's
+    days ahead. Never today: the promise is of news still to come, and today's email is this
+    one (R-CAND-4)."""
+    if kind not in PROMISING:
+        return None
+    agency = batch.agency
+    zone = ZoneInfo(tz)
+    earliest = bt.add_business_days(agency, now, 1)
+    next_check = ctx.next_check.get(submission_id)
+    check_day = (
+        gate.digest_slot(max(next_check, now), tz, digest_time).astimezone(zone).date()
+        if next_check is not None
+        else None
+    )
+    interview_end = ctx.interview_end.get(submission_id)
+    if kind is MessageKind.interview_scheduled and interview_end is not None:
+        target = max(
+            bt.add_business_days(agency, interview_end, batch.after_interview_days), earliest
+        )
+    elif kind is not MessageKind.interview_scheduled and check_day is not None:
+        # A check later today sends its news tomorrow (one email a day): still the promise.
+        return Promised(submission_id, max(check_day, _after_today(now, tz)), backed=True)
+    else:
+        target = max(bt.add_business_days(agency, now, batch.promise_days), earliest)
+    day = max(
+        gate.digest_slot(target, tz, digest_time).astimezone(zone).date(), _after_today(now, tz)
+    )
+    if check_day is not None and check_day <= day:
+        # A check already falls on or before the day: it is the promise, with its date.
+        return Promised(submission_id, check_day, backed=True)
+    return Promised(submission_id, day, backed=False)
+
+
+def _after_today(now: datetime, tz: str) -> date:
+    """The first weekday after ``now``'s local day (the earliest day a promise may name)."""
+    zone = ZoneInfo(tz)
+    tomorrow = datetime.combine(now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+    return gate.digest_slot(tomorrow, tz).astimezone(zone).date()
 
 
 def promise_date_for(
@@ -630,15 +830,59 @@ def promise_date_for(
     agency: bt.Calendar,
     digest_time: time = gate.DEFAULT_DIGEST_TIME,
 ) -> date | None:
-    """The day the candidate will hear next: the slot of the submission's next planned check
-    (or, when the recruiter must decide, the end of their keep-waiting window)."""
-    if kind not in PROMISING:
-        return None
-    next_check = ctx.next_check.get(submission_id)
-    if next_check is None:
-        next_check = bt.add_business_days(agency, now, 3)
-    slot = gate.digest_slot(max(next_check, now), tz, digest_time)
-    return slot.astimezone(ZoneInfo(tz)).date()
+    """The promised day alone (the template preview), with the default policy numbers."""
+    promised = promise_for(
+        ctx,
+        kind,
+        submission_id,
+        now=now,
+        tz=tz,
+        batch=Batch(agency=agency, overrides={}),
+        digest_time=digest_time,
+    )
+    return promised.day if promised else None
+
+
+def _newest_per_application(
+    group: list[Taken], noted: set[int], *, now: datetime, events: list[dict[str, Any]]
+) -> list[Taken]:
+    """Compose at send time (R-CAND-1, R-CAND-4): of the statuses of one application only the
+    newest goes (a backfill that fired several checks at once says "no news" once), and a note
+    invitation whose note has already arrived is dropped. The others are ``superseded``."""
+    newest: dict[int, Taken] = {}
+    for message in group:
+        if MessageKind(message.kind) in STATUS_KINDS and message.submission_id is not None:
+            current = newest.get(message.submission_id)
+            if current is None or (message.due_at, message.id) > (current.due_at, current.id):
+                newest[message.submission_id] = message
+    kept: list[Taken] = []
+    for message in group:
+        status = MessageKind(message.kind) in STATUS_KINDS and message.submission_id is not None
+        if status and newest[message.submission_id or 0] is not message:
+            why = f"superseded by message {newest[message.submission_id or 0].id}"
+        elif message.kind == MessageKind.note_invitation and message.interview_id in noted:
+            why = "R-TY-1 the note it invites has already arrived"
+        else:
+            kept.append(message)
+            continue
+        message.set(state=MessageState.superseded.value, gate_rule=why[:120])
+        events.append(_event(message.id, now, "superseded", why))
+    return kept
+
+
+async def _interviews_with_notes(session: AsyncSession, messages: list[Taken]) -> set[int]:
+    """The interviews among ``messages``' note invitations that already have a note."""
+    invited = {
+        m.interview_id
+        for m in messages
+        if m.kind == MessageKind.note_invitation and m.interview_id is not None
+    }
+    if not invited:
+        return set()
+    rows = await session.execute(
+        select(col(ThankYouNote.interview_id)).where(col(ThankYouNote.interview_id).in_(invited))
+    )
+    return {interview_id for (interview_id,) in rows.all()}
 
 
 @dataclass
@@ -648,7 +892,7 @@ class _Outgoing:
     group: list[Taken]
     email: OutgoingEmail
     rendered: Rendered
-    promises: list[tuple[int, date]]
+    promises: list[Promised]
     time_zone: str
     opt_out: dict[str, Any]
     links: list[dict[str, Any]]
@@ -664,11 +908,24 @@ def _compose(
     digest_time: time,
 ) -> _Outgoing:
     """One email to one person for everything in ``group`` (a digest when several)."""
+    # Statuses first, so each application's section opens with where it stands; applications
+    # in the order their news fell due.
     group.sort(key=lambda m: (m.due_at, m.id))
+    first_due: dict[int | None, int] = {}
+    for message in group:
+        first_due.setdefault(message.submission_id, len(first_due))
+    group.sort(
+        key=lambda m: (
+            first_due[m.submission_id],
+            MessageKind(m.kind) not in STATUS_KINDS,
+            m.due_at,
+            m.id,
+        )
+    )
     lead = group[0]
     first = ctx.rows[lead.submission_id or 0]
     sections: list[Section] = []
-    promises: list[tuple[int, date]] = []
+    promises: list[Promised] = []
     portal = links.issue(settings, candidate_id=lead.candidate_id or 0, interview_id=None, now=now)
     link_rows = [portal.row]
     tokens = [portal.token]
@@ -686,13 +943,13 @@ def _compose(
             tokens.append(invitation.token)
             link = invitation.url
         row = ctx.rows[message.submission_id or 0]
-        promised = promise_date_for(
+        promised = promise_for(
             ctx,
             MessageKind(message.kind),
             message.submission_id or 0,
             now=now,
             tz=row.time_zone,
-            agency=batch.agency,
+            batch=batch,
             digest_time=digest_time,
         )
         sections.append(
@@ -700,15 +957,16 @@ def _compose(
                 kind=str(message.kind),
                 job_title=row.title,
                 client_name=CONFIDENTIAL_CLIENT if row.confidential else row.name,
-                next_date=promised,
+                next_date=promised.day if promised else None,
                 interview_date=ctx.interview_day.get(message.submission_id or 0),
                 detail=message.detail or "",
                 link=link,
                 portal_url=portal.url,
+                application=message.submission_id or 0,
             )
         )
         if promised is not None and message.submission_id is not None:
-            promises.append((message.submission_id, promised))
+            promises.append(promised)
     token = generate_key(settings.secret_key.get_secret_value(), prefix="")
     rendered = render_email(
         first_name=first.first_name,
@@ -872,6 +1130,64 @@ async def _settle_promises(
         await connection.execute(_insert(Promise), promises)
 
 
+async def _back_promises(
+    session: AsyncSession,
+    spoken_of: list[int],
+    unbacked: list[dict[str, Any]],
+    *,
+    agency: bt.Calendar,
+    digest_time: time,
+    now: datetime,
+) -> None:
+    """R-CAND-1: a status just sent about an application cancels its pending promise checks
+    (the promise they backed is settled), and each promise no cadence check backs gets one on
+    its day (``gate.promise_check_at``), written in the same transaction as the promise."""
+    if spoken_of:
+        await session.execute(
+            update(SlaCheck)
+            .where(
+                col(SlaCheck.submission_id).in_(sorted(set(spoken_of))),
+                col(SlaCheck.kind) == CheckKind.promise.value,
+                col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
+            )
+            .values(state=CheckState.cancelled.value, claim_token=None)
+            .execution_options(synchronize_session=False)
+        )
+    if not unbacked:
+        return
+    clocks = dict(
+        (
+            await session.execute(
+                select(col(SlaClock.submission_id), func.max(col(SlaClock.id)))
+                .where(col(SlaClock.submission_id).in_({p["submission_id"] for p in unbacked}))
+                .group_by(col(SlaClock.submission_id))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    rows = []
+    for promise in unbacked:
+        clock_id = clocks.get(promise["submission_id"])
+        if clock_id is None:  # every submission starts with a clock; none: it is gone
+            continue
+        due = gate.promise_check_at(promise["day"], promise["time_zone"])
+        rows.append(
+            {
+                # The clock of the period that made the promise (the latest, maybe stopped).
+                "clock_id": clock_id,
+                "submission_id": promise["submission_id"],
+                "kind": CheckKind.promise.value,
+                "due_at": due,
+                "breach_at": bt.add_business_days(agency, due, 1),
+                "state": CheckState.scheduled.value,
+                "claims": 0,
+            }
+        )
+    if rows:
+        await (await session.connection()).execute(_insert(SlaCheck), rows)
+
+
 @cache
 def _keep_statement() -> Any:
     table = Promise.__table__  # type: ignore[attr-defined]
@@ -897,7 +1213,16 @@ def _insert(model: type[SQLModel]) -> Any:
 
 
 async def break_overdue_promises(session: AsyncSession, *, now: datetime) -> None:
-    """A promise whose day ended with no email about its submission was broken (R-CAND-1)."""
+    """A promise whose day ended with no email about its submission was broken (R-CAND-1).
+    Probed first (a read of the partial index), so an idle round takes no write lock."""
+    overdue = await session.scalar(
+        # The partial index's predicate as a literal, so a cached PostgreSQL plan can use it.
+        select(col(Promise.id))
+        .where(text("promise.state = 'open'"), col(Promise.due_by_at) < now)
+        .limit(1)
+    )
+    if overdue is None:
+        return
     await session.execute(
         update(Promise)
         .where(col(Promise.state) == PromiseState.open.value, col(Promise.due_by_at) < now)
@@ -967,18 +1292,16 @@ async def drain(
             await session.commit()
             if not claimed:
                 break
-            shared = Batch(
-                agency=await calendars.default_calendar(session),
-                overrides=await template_overrides(session),
-            )
+            shared = await load_batch(session)
         # One transaction per chunk: a worker killed mid-batch can only have sent the chunks
         # it had in flight unrecorded (at most ``MAX_REPEATED_PER_CRASH`` emails), and only
         # those are sent again.
         async with asyncio.TaskGroup() as chunk_tasks:
             for ids in chunks(claimed, CHUNK):
                 chunk_tasks.create_task(one_chunk(ids, token, shared))
-    if total.sent_emails or total.held or total.refused or total.retried or total.failed:
-        async with sessionmaker() as session:
-            await break_overdue_promises(session, now=now)
-            await session.commit()
+    # Every round, so a promise whose day ended is recorded broken even when nothing was due
+    # (one probe of a partial index when nothing is overdue).
+    async with sessionmaker() as session:
+        await break_overdue_promises(session, now=now)
+        await session.commit()
     return total

@@ -1,6 +1,8 @@
 """Status emails rendered from Jinja2 templates (text and HTML, autoescaped HTML).
 
-One email is a greeting, one section per status (several in a digest), and a sign-off. Only
+One email is a greeting, one section per application (several in a digest: R-CAND-4 speaks of each
+application once), and a sign-off. An application's section is its status, followed by what else
+is for it (a note invitation, shared feedback). Only
 candidate-safe facts reach a template (R-CAND-6): the job title, the client's name unless it is
 confidential, dates; never internal notes or unapproved feedback.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache, update_wrapper
 from typing import Any, Final
@@ -154,6 +156,7 @@ class Section:
     detail: str = ""  # recruiter-approved words: a change request's comment, a feedback summary
     link: str = ""  # the section's own private link (a note invitation's)
     portal_url: str = ""  # the email's private link to the candidate's page
+    application: int = 0  # the submission it is about: one section per application
 
     def render(self, override: str | None = None) -> str:
         """The section's text, from the packaged template or an admin's override of it."""
@@ -196,6 +199,8 @@ class Rendered:
     subject: str
     text: str
     html: str
+    #: Each application's own section text (what a merged message said for its submission).
+    parts: Mapping[int, str] = field(default_factory=dict)
 
 
 def render_email(
@@ -209,7 +214,13 @@ def render_email(
     opt_out_url: str,
     portal_url: str = "",
 ) -> Rendered:
-    texts = [section.render((overrides or {}).get(section.kind)) for section in sections]
+    parts: dict[int, list[str]] = {}
+    titles: dict[int, str] = {}
+    for section in sections:
+        text = section.render((overrides or {}).get(section.kind))
+        parts.setdefault(section.application, []).append(text)
+        titles.setdefault(section.application, section.job_title)
+    texts = ["\n\n".join(paragraphs) for paragraphs in parts.values()]
     context = {
         "first_name": first_name,
         "sections": texts,
@@ -219,15 +230,17 @@ def render_email(
         "opt_out_url": opt_out_url,
         "portal_url": portal_url,
     }
-    if len(sections) == 1:
-        only = sections[0]
-        subject = f"Update on the {only.job_title} role"
+    # R-CAND-4: the subject counts applications, not sections.
+    if len(titles) == 1:
+        [title] = titles.values()
+        subject = f"Update on the {title} role"
     else:
-        subject = f"Updates on {len(sections)} of your applications"
+        subject = f"Updates on {len(titles)} of your applications"
     return Rendered(
         subject=subject,
         text=_env().get_template("email.txt.j2").render(**context).strip() + "\n",
         html=_env().get_template("email.html.j2").render(**context),
+        parts=dict(zip(parts, texts, strict=True)),
     )
 
 

@@ -21,6 +21,8 @@ class Policy(SQLModel, table=True):
     silence_days: int = Field(default=5, ge=1, le=90)
     keep_waiting_days: int = Field(default=3, ge=1, le=60)
     auto_close_on_silence: bool = False
+    after_interview_days: int = Field(default=2, ge=1, le=30)
+    promise_days: int = Field(default=3, ge=1, le=30)
     review_due_hours: int = Field(default=2, ge=1, le=80)
     review_breach_hours: int = Field(default=4, ge=1, le=160)
     updated_at: datetime | None = instant_field(default=None, nullable=True)
@@ -33,6 +35,14 @@ class PolicyPublic(SQLModel):
     silence_days: int = Field(description="R-SLA-4: decide task after the first check's due.")
     keep_waiting_days: int = Field(description="R-SLA-4: the extra check after 'keep waiting'.")
     auto_close_on_silence: bool = Field(description="R-SLA-4: close instead of a decide task.")
+    after_interview_days: int = Field(
+        description="R-CAND-1: an interview-scheduled email promises news this many business "
+        "days after the interview's end."
+    )
+    promise_days: int = Field(
+        description="R-CAND-1: where no check falls before it, a promise is made this many "
+        "business days ahead and backed by a promise check on that day."
+    )
     review_due_hours: int = Field(description="R-TY-4: thank-you review due (business hours).")
     review_breach_hours: int = Field(description="R-TY-4: thank-you review breached.")
     updated_at: datetime | None
@@ -47,6 +57,8 @@ class PolicyUpdate(UpdateModel):
     silence_days: int | None = Field(default=None, ge=1, le=90)
     keep_waiting_days: int | None = Field(default=None, ge=1, le=60)
     auto_close_on_silence: bool | None = None
+    after_interview_days: int | None = Field(default=None, ge=1, le=30)
+    promise_days: int | None = Field(default=None, ge=1, le=30)
     review_due_hours: int | None = Field(default=None, ge=1, le=80)
     review_breach_hours: int | None = Field(default=None, ge=1, le=160)
 
@@ -56,6 +68,9 @@ class CheckKind(StrEnum):
     second = "second"
     silence = "silence"
     extra = "extra"
+    #: R-CAND-1: backs a promise no cadence check backs; fires on the promised day (08:00 local)
+    #: unless a newer message about the application was sent first.
+    promise = "promise"
 
 
 class CheckState(StrEnum):

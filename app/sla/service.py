@@ -7,15 +7,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
 from app.calendar.business_time import Calendar as BusinessCalendar
+from app.candidates.models import Candidate
 from app.core.clock import utcnow
 from app.interviews.models import Interview
+from app.messaging import gate
+from app.messaging.models import Promise, PromiseState
 from app.sla.models import (
     CheckKind,
     CheckPublic,
@@ -141,12 +144,19 @@ async def stop_clock(
         .values(stopped_at=at, stop_reason=reason)
         .execution_options(synchronize_session=False)
     )
+    # A promise check stays: it backs a date already given to the candidate, and only a newer
+    # message about the application cancels it (R-CAND-1).
     await session.execute(
         update(SlaCheck)
-        .where(col(SlaCheck.submission_id) == submission.id, col(SlaCheck.state).in_(PENDING))
+        .where(
+            col(SlaCheck.submission_id) == submission.id,
+            col(SlaCheck.state).in_(PENDING),
+            col(SlaCheck.kind) != CheckKind.promise.value,
+        )
         .values(state=CheckState.cancelled.value, claim_token=None)
         .execution_options(synchronize_session=False)
     )
+    await back_open_promises(session, submission)
     # Pending checks and open chase/decide tasks all belong to the running clock (stopping a
     # clock settles all of its own), so the submission finds them through indexes the sweep
     # needs anyway.
@@ -161,6 +171,58 @@ async def stop_clock(
         .execution_options(synchronize_session=False)
     )
     return True
+
+
+async def back_open_promises(session: AsyncSession, submission: Submission) -> None:
+    """R-CAND-1: the checks a stopped clock cancelled may have been what backed a date the
+    candidate was given; each open promise left without a check on or before its day gets a
+    promise check on that day (``gate.promise_check_at``)."""
+    assert submission.id is not None
+    rows = (
+        await session.execute(
+            select(col(Promise.promised_date), col(Candidate.time_zone))
+            .join(Submission, col(Submission.id) == col(Promise.submission_id))
+            .join(Candidate, col(Candidate.id) == col(Submission.candidate_id))
+            .where(
+                col(Promise.submission_id) == submission.id,
+                col(Promise.state) == PromiseState.open.value,
+            )
+        )
+    ).all()
+    if not rows:
+        return
+    pending = list(
+        (
+            await session.execute(
+                select(col(SlaCheck.due_at)).where(
+                    col(SlaCheck.submission_id) == submission.id,
+                    col(SlaCheck.state).in_(PENDING),
+                    col(SlaCheck.kind) == CheckKind.promise.value,
+                )
+            )
+        ).scalars()
+    )
+    clock_id = await session.scalar(
+        select(func.max(col(SlaClock.id))).where(col(SlaClock.submission_id) == submission.id)
+    )
+    if clock_id is None:
+        return
+    agency = await calendars.default_calendar(session)
+    for day, time_zone in rows:
+        due = gate.promise_check_at(day, time_zone)
+        if any(p <= due for p in pending):
+            continue
+        pending.append(due)
+        session.add(
+            SlaCheck(
+                clock_id=clock_id,
+                submission_id=submission.id,
+                kind=CheckKind.promise,
+                due_at=due,
+                breach_at=bt.add_business_days(agency, due, 1),
+            )
+        )
+    await session.flush()
 
 
 async def on_stage_entered(

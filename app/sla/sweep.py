@@ -36,6 +36,8 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
+    func,
     literal_column,
     or_,
     select,
@@ -53,7 +55,7 @@ from app.core import bulk
 from app.events.models import Event
 from app.jobs.models import Job
 from app.messaging import nudges, outbox
-from app.messaging.models import Message, MessageKind
+from app.messaging.models import Audience, Message, MessageKind, MessageState
 from app.sla.models import CheckKind, CheckState, SlaCheck
 from app.sla.policy import get_policy
 from app.submissions import service as submissions
@@ -244,7 +246,12 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
     policy = await get_policy(session)
     tasks: list[dict[str, Any]] = []
     to_close: list[int] = []
+    promised = [row for row in rows if row.kind == CheckKind.promise.value]
+    keeping, raised = await _promise_days(session, promised, cals, now)
+    tasks += raised
     for row in rows:
+        if row.kind == CheckKind.promise.value:
+            continue
         if row.stage in FINAL:
             continue  # closed meanwhile by a path that did not stop the clock: nothing to chase
         cal = cals.get(row.calendar_id, cals[None])
@@ -277,6 +284,17 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
     ]
     await writer.insert(Event.__table__, events)  # type: ignore[attr-defined]
     # Each check also tells the candidate where they stand (R-SLA, R-CAND-2): no news yet.
+    # Once per submission: after an outage or a late sync several of its checks fire in one
+    # batch, and only the newest is news (R-CAND-4: one section, one promise per application).
+    newest: dict[int, Any] = {}
+    for row in rows:
+        if row.kind == CheckKind.promise.value or row.stage in FINAL:
+            continue
+        if row.submission_id in to_close:
+            continue
+        current = newest.get(row.submission_id)
+        if current is None or (row.due_at, row.id) > (current.due_at, current.id):
+            newest[row.submission_id] = row
     updates = [
         outbox.status_row(
             kind=MessageKind.no_news,
@@ -285,17 +303,113 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
             due_at=row.due_at,
             reason=f"{row.kind} check",
         )
-        for row in rows
-        if row.stage not in FINAL and row.submission_id not in to_close
+        for row in newest.values()
     ]
+    updates += [u for u in keeping if u["submission_id"] not in newest]
     if updates:
         await outbox.supersede(session, [u["submission_id"] for u in updates])
     # A chase also asks the job's contact for a decision by email, where allowed (R-CP-3).
-    messages = updates + nudges.rows_for(rows, now=now)
+    cadence = [row for row in rows if row.kind != CheckKind.promise.value]
+    messages = updates + nudges.rows_for(cadence, now=now)
     await writer.insert(Message.__table__, messages)  # type: ignore[attr-defined]
     for submission_id in to_close:
         await _close_on_silence(session, submission_id, now)
     return len(rows)
+
+
+async def _promise_days(
+    session: AsyncSession, rows: list[Any], cals: dict[int | None, bt.Calendar], now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """R-CAND-1: promise checks whose day came with nothing newer sent about their application.
+    Answers the status messages that keep the promises (a short, honest update, or for a
+    submission closed without an email, that final message) and the chase tasks to open; a
+    recruiter's open chase or decide task on the submission is raised instead (due now).
+    An application with a status already on its way (pending in the outbox) needs neither."""
+    if not rows:
+        return [], []
+    ids = sorted({row.submission_id for row in rows})
+    on_the_way = set(
+        (
+            await session.execute(
+                select(col(Message.submission_id)).where(
+                    col(Message.submission_id).in_(ids),
+                    col(Message.audience) == Audience.candidate.value,
+                    col(Message.state).in_(
+                        (MessageState.pending.value, MessageState.sending.value)
+                    ),
+                    col(Message.kind).in_(outbox.STATUS_KIND_VALUES),
+                )
+            )
+        ).scalars()
+    )
+    open_tasks = set(
+        (
+            await session.execute(
+                select(col(Task.submission_id)).where(
+                    col(Task.submission_id).in_(ids),
+                    col(Task.state) == TaskState.open.value,
+                    col(Task.kind).in_((TaskKind.chase.value, TaskKind.decide.value)),
+                )
+            )
+        ).scalars()
+    )
+    messages: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for row in sorted(rows, key=lambda r: (r.due_at, r.id), reverse=True):
+        if row.submission_id in on_the_way or row.submission_id in seen:
+            continue
+        seen.add(row.submission_id)
+        stage = Stage(row.stage)
+        if stage in FINAL:
+            final = outbox.STAGE_MESSAGES.get(stage)
+            if final is not None:  # closed without an email (a backdated sync): say so now
+                messages.append(_update_row(row, final, now))
+            continue
+        messages.append(_update_row(row, MessageKind.promise_update, now))
+        if row.submission_id in open_tasks:
+            continue
+        task = _chase_task(row, cals.get(row.calendar_id, cals[None]), now)
+        task["title"] = f"Candidate promised news today on submission {row.submission_id}"
+        task["detail"] = (
+            "The candidate was promised news today and nothing newer was sent, so Candor sent "
+            "a short update with a new date. Find out where this stands. " + task["detail"]
+        )[:2000]
+        tasks.append(task)
+    for row in rows:
+        if row.submission_id in seen and row.submission_id in open_tasks:
+            await _raise_tasks(session, row.submission_id, now)
+    return messages, tasks
+
+
+async def _raise_tasks(session: AsyncSession, submission_id: int, now: datetime) -> None:
+    """The recruiter's open chase/decide task on the submission is due now at the latest, and
+    says which promise came due without news."""
+    note = " The candidate was promised news today; Candor sent a short update."
+    await session.execute(
+        update(Task)
+        .where(
+            col(Task.submission_id) == submission_id,
+            col(Task.state) == TaskState.open.value,
+            col(Task.kind).in_((TaskKind.chase.value, TaskKind.decide.value)),
+        )
+        .values(
+            due_at=case((col(Task.due_at) > now, now), else_=col(Task.due_at)),
+            detail=func.substr(func.coalesce(col(Task.detail), "") + note, 1, 2000),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _update_row(row: Any, kind: MessageKind, now: datetime) -> dict[str, Any]:
+    return outbox.status_row(
+        kind=kind,
+        submission_id=row.submission_id,
+        candidate_id=row.candidate_id,
+        due_at=row.due_at,
+        reason="promise day",
+    ) | {"created_at": now, "updated_at": now}
 
 
 def _chase_task(row: Any, cal: bt.Calendar, now: datetime) -> dict[str, Any]:

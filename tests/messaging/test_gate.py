@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -161,3 +162,73 @@ class TestVerdicts:
             calendar=CAL,
         )
         assert (verdict.action, verdict.rule) == ("refuse", rule)
+
+
+# Generated over a fortnight of send instants (every 3 hours) and every earlier email of the
+# same local day or the day before, in two zones: the rule holds for the class, not an example.
+ZONES = [NY, "Asia/Tokyo"]
+INSTANTS = [at("2026-11-09T00:00:00Z") + timedelta(hours=3 * n) for n in range(112)]
+
+
+class TestOneAutomatedEmailPerLocalDay:
+    @pytest.mark.parametrize("zone", ZONES)
+    def test_nothing_goes_on_a_local_day_that_already_had_an_email__R_CAND_4(
+        self, zone: str
+    ) -> None:
+        for now in INSTANTS:
+            for back in (timedelta(hours=h) for h in (1, 5, 11, 23, 30)):
+                last = now - back
+                verdict = gate.decide(
+                    someone(time_zone=zone),
+                    due_at=now,
+                    now=now,
+                    automated=True,
+                    last_status_sent_at=None,
+                    calendar=CAL,
+                    last_automated_sent_at=last,
+                )
+                local = ZoneInfo(zone)
+                same_day = last.astimezone(local).date() == now.astimezone(local).date()
+                if verdict.action == "send":
+                    assert not same_day, (now, last)
+                else:
+                    assert verdict.until is not None
+                    assert verdict.until.astimezone(local).date() > last.astimezone(local).date()
+                if same_day:
+                    assert verdict.action == "hold"
+
+    def test_a_recruiters_own_words_are_not_counted__R_CAND_4(self) -> None:
+        verdict = gate.decide(
+            someone(),
+            due_at=at("2026-11-09T15:00:00Z"),
+            now=at("2026-11-09T15:00:00Z"),
+            automated=False,
+            last_status_sent_at=None,
+            calendar=CAL,
+            last_automated_sent_at=at("2026-11-09T14:00:00Z"),
+        )
+        assert verdict == gate.Verdict("send")
+
+
+class TestPromiseDayBeatsTheCap:
+    @pytest.mark.parametrize("days_after", [0, 1, 2, 3])
+    def test_the_cap_never_holds_a_message_past_its_promised_days_slot__R_CAND_1(
+        self, days_after: int
+    ) -> None:
+        # An email went Mon 9 Nov at 16:00 EST: the cap allows the next on Wed 11 Nov.
+        last = at("2026-11-09T21:00:00Z")
+        due = at("2026-11-10T15:00:00Z")  # Tue 10:00 EST
+        promised = date(2026, 11, 10) + timedelta(days=days_after)
+        verdict = gate.decide(
+            someone(),
+            due_at=due,
+            now=due,
+            automated=True,
+            last_status_sent_at=last,
+            calendar=CAL,
+            promised_day=promised,
+        )
+        capped = gate.digest_slot(gate.not_before(CAL, last, NY), NY)
+        assert verdict.action == "hold" and verdict.until is not None
+        assert verdict.until == min(capped, gate.promise_slot(promised, NY))
+        assert verdict.until >= gate.digest_slot(due, NY)

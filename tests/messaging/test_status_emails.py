@@ -375,6 +375,9 @@ class TestFromALiveSubmission:
         assert [(p["promised_date"], p["state"]) for p in promises.json()] == [
             ("2026-11-09", "kept"),
             ("2026-11-13", "kept"),  # the interview email came before Friday ended
+            # No interview record yet: the policy's 3 business days (R-BT: counted from
+            # Thursday's opening, the email went after closing), backed by a promise check.
+            ("2026-11-17", "open"),
         ]
 
 
@@ -417,4 +420,4 @@ class TestQuietHours:
         assert standin.accepted == []
         await mailer.step("2026-11-04T21:00:00Z")
         [mail] = standin.accepted
-        assert "Your interview for the Data Engineer role" in (mail.text or "")
+        assert "interview you for the Data Engineer role" in (mail.text or "")

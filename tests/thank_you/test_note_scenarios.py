@@ -71,6 +71,9 @@ class TestApprovedWithAnEdit:
         dora = await add_contact(client, agency, "Dora Distant", contact_policy="do_not_contact")
         bystander = await add_contact(client, agency, "Bea Bystander")  # not in the interview
         sid = await live_submission(client, agency)
+        # The submitted email goes in Monday's slot (R-CAND-4: one automated email a day, so a
+        # worker first running on Tuesday would have left the invitation for Wednesday).
+        await mailer.step("2026-11-09T21:00:00Z")
         interview_id = await held_interview(
             client, agency, sid, interviewer_ids=[agency.contact_id, ivan, rita, dora]
         )
