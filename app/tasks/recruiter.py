@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.calendar import business_time as bt
-from app.sla import calendars
+from app.calendar import lookup as calendars
 from app.submissions.models import Submission
 from app.tasks.models import Task, TaskKind, TaskState
 
