@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
-from pydantic import AwareDatetime
 
-from app.core.models import MAX_ID
+from app.core.models import MAX_ID, Instant
 from app.core.pagination import PageParams, page_params
 
 UpdatedSince = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="Only records changed at or after this instant (RFC 3339 with offset)."),
 ]
 OwnerFilter = Annotated[

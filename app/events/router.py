@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -14,7 +13,7 @@ from app.core import crud
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import Paging
-from app.core.models import MAX_ID
+from app.core.models import MAX_ID, Instant
 from app.core.pagination import Page
 from app.events.models import Event, EventPublic
 
@@ -29,7 +28,7 @@ async def list_events(
     record_type: Annotated[str | None, Query(max_length=32)] = None,
     record_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Events at or after.")] = None,
+    since: Annotated[Instant | None, Query(description="Events at or after.")] = None,
 ) -> Page[EventPublic]:
     """Every change in order: who (actor), what (action), which record, when."""
     stmt = crud.where_all(
