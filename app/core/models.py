@@ -72,8 +72,11 @@ TimeZoneName = Annotated[
     AfterValidator(_check_zone),
     PydanticField(json_schema_extra={"format": TIME_ZONE_FORMAT}),
 ]
-#: A short single-line name or title.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: A short single-line name or title; not only spaces (the pattern says so to the document's
+#: readers, as the stripped value would be empty).
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 #: An identifier owned by an external system (ATS), unique per record type.
 ExternalId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^\S+$")

@@ -1,7 +1,8 @@
 """R-IN: the OpenAPI document describes what the service really does (issue 11).
 
-Schemathesis generates requests from the committed document's own schemas — valid ones and
-deliberately invalid ones — for every operation, sends them to the app in process (ASGI) as an
+Schemathesis generates requests from the app's document (equal to the committed
+openapi/openapi.json, tests/api/test_openapi.py) — valid ones and deliberately invalid ones —
+for every operation, sends them to the app in process (ASGI) as an
 admin, an integration and a recruiter, and checks every answer against the document: no 5xx,
 a status the operation documents, the documented content type and headers, a body that matches
 the documented schema, invalid data refused with a 4xx and valid data accepted.
@@ -9,6 +10,9 @@ the documented schema, invalid data refused with a 4xx and valid data accepted.
 The database is seeded with the demo agency (and one worker round, so tasks and messages exist),
 and path ids are drawn mostly from the seeded records, so the requests reach the services behind
 the 404s, not only the lookups in front of them.
+
+Every check schemathesis has runs; those configured, each with its reason, are in ``CONFIG``,
+``valid_data_accepted`` and the test itself (an upsert's body carries its path's external id).
 
 One database (SQLite): the contract is made in the app's request and response models and its
 error handlers, which are the same code on both databases; what only PostgreSQL refuses (a value
@@ -18,11 +22,11 @@ it cannot store) is the bad-input matrix's business (tests/api/test_bad_input.py
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -107,6 +111,7 @@ def _verification_key() -> str:
 
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="candor-contract-"))
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
 SETTINGS = Settings(
     environment="test",
     database_url=f"sqlite+aiosqlite:///{_FOLDER / 'contract.db'}",
@@ -172,10 +177,9 @@ async def _seed() -> Agency:
 
 
 @pytest.fixture(scope="module")
-def agency() -> Iterator[Agency]:
+def agency() -> Agency:
     migrate(SETTINGS.database_url)
-    yield asyncio.run(_seed())
-    shutil.rmtree(_FOLDER, ignore_errors=True)
+    return asyncio.run(_seed())
 
 
 #: Drawn for a ``token`` path parameter, and replaced by the seeded private link's token when
