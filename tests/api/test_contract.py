@@ -27,7 +27,7 @@ import base64
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -128,12 +128,13 @@ schemathesis.openapi.format(CURSOR_FORMAT, st.integers(0, MAX_ID).map(encode_cur
 
 @dataclass(frozen=True)
 class Agency:
-    headers: dict[str, dict[str, str]]
+    #: Out of ``repr``: pytest prints a failing test's arguments, and keys stay out of logs.
+    headers: dict[str, dict[str, str]] = field(repr=False)
     #: Path ids never drawn (``api_key_id`` → ids): the keys the test calls with, their API
     #: clients, the recruiter's user and the private link whose token the test sends, so no
     #: role revokes, deactivates or demotes a caller (which would turn the rest into 401s).
     protected: dict[str, frozenset[int]]
-    token: str
+    token: str = field(repr=False)
 
 
 async def _stored(keys: list[str]) -> tuple[list[ApiKey], list[int]]:
