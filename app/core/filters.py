@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query
 
-from app.core.models import MAX_ID, Instant
+from app.core.models import MAX_ID, NOT_SPACE, Instant
 from app.core.pagination import PageParams, page_params
 
 UpdatedSince = Annotated[
@@ -23,7 +23,7 @@ SubmissionFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 ExternalIdFilter = Annotated[str | None, Query(min_length=1, max_length=128)]
 ExternalIdPath = Annotated[
     str,
-    Path(min_length=1, max_length=128, pattern=r"^\S+$", description="The ATS's own id."),
+    Path(min_length=1, max_length=128, pattern=f"^{NOT_SPACE}+$", description="The ATS's own id."),
 ]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A record id.")]
 Paging = Annotated[PageParams, Depends(page_params)]

@@ -72,14 +72,21 @@ TimeZoneName = Annotated[
     AfterValidator(_check_zone),
     PydanticField(json_schema_extra={"format": TIME_ZONE_FORMAT}),
 ]
+#: A character that is not a space in any of the regex engines that read the document's
+#: patterns: ECMA-262's ``\s`` (clients, fuzzers) has U+FEFF and not U+0085, Rust's (pydantic)
+#: has U+0085, Python's ``str.strip`` also U+001C-U+001F; naming them all makes them agree.
+NOT_SPACE = r"[^\s\x1c-\x1f\x85\ufeff]"
 #: A short single-line name or title; not only spaces (the pattern says so to the document's
 #: readers, as the stripped value would be empty).
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_SPACE)
 ]
 #: An identifier owned by an external system (ATS), unique per record type.
 ExternalId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^\S+$")
+    str,
+    # Not stripped: the pattern refuses a space anywhere, as the document says, rather than
+    # quietly storing another id than the one sent.
+    StringConstraints(min_length=1, max_length=128, pattern=f"^{NOT_SPACE}+$"),
 ]
 #: Free text written by people (notes, summaries).
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
