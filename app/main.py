@@ -50,6 +50,18 @@ All instants are RFC 3339 in UTC.
 """
 
 
+#: R-AV: the database is busy (a lost race), unreachable or restarting; nothing was changed.
+UNAVAILABLE = {
+    **problem_responses(503)[503],
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before sending the same request again.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -142,12 +154,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     problem.pop("$defs", None)
     schemas["Problem"] = problem
     schemas["FieldError"] = FieldError.model_json_schema()
-    # The body bound is enforced by middleware for every request, so it is documented here once.
+    # The body bound is enforced by middleware for every request, and every operation that
+    # reaches the database may meet contention or an outage (R-AV): both are documented here once.
     too_large = problem_responses(413)[413]
-    for methods in schema["paths"].values():
+    for path, methods in schema["paths"].items():
         for spec in methods.values():
             if "requestBody" in spec:
                 spec["responses"].setdefault("413", too_large)
+            if path != "/health":
+                spec["responses"].setdefault("503", UNAVAILABLE)
     # FastAPI's default validation schemas are replaced by Problem everywhere.
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import EmailStr
 from sqlalchemy import CheckConstraint, String
 from sqlmodel import Field, SQLModel
 
 from app.core.models import (
+    EmailAddress,
     ExternalId,
     MultiLine,
     Name,
@@ -43,7 +43,7 @@ class ApiClientRole(StrEnum):
 
 
 class UserBase(SQLModel):
-    email: EmailStr = Field(max_length=320, unique=True)
+    email: EmailAddress = Field(max_length=320, unique=True)
     name: Name = Field(max_length=200)
     role: UserRole = Field(sa_type=String(16))
     time_zone: TimeZoneName = Field(default="UTC", max_length=64)
@@ -62,7 +62,7 @@ class UserCreate(UserBase, RequestModel):
 class UserUpdate(UpdateModel):
     not_null = not_null_columns(User)
 
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     name: Name | None = None
     role: UserRole | None = None
     time_zone: TimeZoneName | None = None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
+from typing import Annotated, Any
 
-from pydantic import field_validator, model_validator
+from pydantic import BeforeValidator, WithJsonSchema, field_validator, model_validator
+from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Index, text
 from sqlmodel import Field, SQLModel
 
@@ -22,14 +25,42 @@ from app.core.models import (
     not_null_columns,
 )
 
+_LOCAL_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")
+
+
+def _local_time(value: Any) -> Any:
+    """Opening hours are wall-clock times in the calendar's zone: ``HH:MM`` or ``HH:MM:SS``, as
+    text, without an offset (an offset would contradict the zone) and not a number of seconds."""
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not _LOCAL_TIME.fullmatch(value):
+        raise ValueError("a local time HH:MM or HH:MM:SS, without an offset")
+    return value
+
+
+#: A local wall-clock time. Not the OpenAPI ``time`` format: that is RFC 3339's, which requires
+#: an offset, and these times have none (the calendar's zone says where they are).
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_local_time),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^" + _LOCAL_TIME.pattern + "$", "examples": ["09:00"]}
+    ),
+]
+
+
+#: 0 = Monday … 6 = Sunday.
+Weekday = Annotated[int, PydanticField(ge=0, le=6)]
+
 
 class CalendarBase(SQLModel):
     name: Name = Field(max_length=200)
     time_zone: TimeZoneName = Field(max_length=64)
-    weekdays: list[int] = Field(
+    weekdays: list[Weekday] = Field(
         default_factory=lambda: [0, 1, 2, 3, 4],
         sa_type=JSON,
         description="Working weekdays, 0 = Monday … 6 = Sunday.",
+        min_length=1,
         max_length=7,
     )
     country: Token | None = Field(
@@ -47,8 +78,8 @@ class CalendarBase(SQLModel):
         max_length=500,
         description="Country holidays that are working days after all.",
     )
-    opens: time = Field(default=time(9), description="Local opening time.")
-    closes: time = Field(default=time(17), description="Local closing time.")
+    opens: LocalTime = Field(default=time(9), description="Local opening time.")
+    closes: LocalTime = Field(default=time(17), description="Local closing time.")
 
 
 class Calendar(CalendarBase, Timestamps, table=True):
@@ -96,13 +127,13 @@ class CalendarUpdate(UpdateModel):
 
     name: Name | None = None
     time_zone: TimeZoneName | None = None
-    weekdays: list[int] | None = Field(default=None, max_length=7)
+    weekdays: list[Weekday] | None = Field(default=None, min_length=1, max_length=7)
     country: Token | None = Field(default=None, max_length=8)
     subdivision: Token | None = Field(default=None, max_length=16)
     closures: list[Day] | None = Field(default=None, max_length=500)
     removed_holidays: list[Day] | None = Field(default=None, max_length=500)
-    opens: time | None = None
-    closes: time | None = None
+    opens: LocalTime | None = None
+    closes: LocalTime | None = None
     is_default: bool | None = None
 
 

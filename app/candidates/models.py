@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
 
 from app.core.models import (
+    EmailAddress,
     ExternalId,
     Name,
     PublicModel,
@@ -22,7 +22,7 @@ from app.core.models import (
 class CandidateBase(SQLModel):
     first_name: Name = Field(max_length=200)
     last_name: Name = Field(max_length=200)
-    email: EmailStr = Field(max_length=320, index=True)
+    email: EmailAddress = Field(max_length=320, index=True)
     phone: SingleLine | None = Field(default=None, max_length=40)
     time_zone: TimeZoneName = Field(default="UTC", max_length=64)
     status_emails_opt_out: bool = Field(
@@ -49,7 +49,7 @@ class CandidateUpdate(UpdateModel):
 
     first_name: Name | None = None
     last_name: Name | None = None
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: SingleLine | None = Field(default=None, max_length=40)
     time_zone: TimeZoneName | None = None
     status_emails_opt_out: bool | None = None

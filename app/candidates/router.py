@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from app.auth.dependencies import CurrentPrincipal, IntegrationPrincipal
 from app.candidates import service
 from app.candidates.models import CandidateCreate, CandidatePublic, CandidateUpdate
+from app.core.crud import upsert_responses
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import (
@@ -79,7 +80,7 @@ async def update_candidate(
 @router.put(
     "/by-external-id/{external_id}",
     summary="Create or update a candidate by external id",
-    responses=problem_responses(403, 409),
+    responses={**problem_responses(403, 409), **upsert_responses(CandidatePublic)},
     status_code=status.HTTP_200_OK,
 )
 async def upsert_candidate(

@@ -67,7 +67,7 @@ async def upsert(
     existing = await crud.find_by_external_id(session, Candidate, external_id)
     if existing is None:
         return await create(session, principal, data), True
-    update_data = CandidateUpdate.model_validate(data.model_dump(exclude_unset=True))
+    update_data = CandidateUpdate.from_upsert(data.model_dump(exclude_unset=True))
     return await update(session, principal, existing, update_data), False
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import EmailStr
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from app.core.models import (
+    EmailAddress,
     ExternalId,
     Name,
     PublicModel,
@@ -77,7 +77,7 @@ class ContactPolicy(StrEnum):
 
 class ContactBase(SQLModel):
     name: Name = Field(max_length=200)
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: SingleLine | None = Field(default=None, max_length=40)
     title: SingleLine | None = Field(default=None, max_length=200)
     role: ContactRole = Field(sa_type=String(32))
@@ -103,7 +103,7 @@ class ContactUpdate(UpdateModel):
     not_null = not_null_columns(Contact)
 
     name: Name | None = None
-    email: EmailStr | None = Field(default=None, max_length=320)
+    email: EmailAddress | None = Field(default=None, max_length=320)
     phone: SingleLine | None = Field(default=None, max_length=40)
     title: SingleLine | None = Field(default=None, max_length=200)
     role: ContactRole | None = None

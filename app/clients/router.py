@@ -17,6 +17,7 @@ from app.clients.models import (
     ContactUpdate,
 )
 from app.core import crud
+from app.core.crud import upsert_responses
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import (
@@ -98,7 +99,7 @@ async def delete_client(
 @router.put(
     "/clients/by-external-id/{external_id}",
     summary="Create or update a client by external id",
-    responses=problem_responses(403, 409),
+    responses={**problem_responses(403, 409), **upsert_responses(ClientPublic)},
 )
 async def upsert_client(
     session: SessionDep,
@@ -184,7 +185,7 @@ async def delete_contact(
 @router.put(
     "/contacts/by-external-id/{external_id}",
     summary="Create or update a contact by external id",
-    responses=problem_responses(403, 409),
+    responses={**problem_responses(403, 409), **upsert_responses(ContactPublic)},
 )
 async def upsert_contact(
     session: SessionDep,

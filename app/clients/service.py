@@ -96,7 +96,7 @@ async def upsert_client(
     existing = await crud.find_by_external_id(session, Client, external_id)
     if existing is None:
         return await create_client(session, principal, data), True
-    update = ClientUpdate.model_validate(data.model_dump(exclude_unset=True))
+    update = ClientUpdate.from_upsert(data.model_dump(exclude_unset=True))
     return await update_client(session, principal, existing, update), False
 
 
@@ -171,7 +171,7 @@ async def upsert_contact(
         raise Conflict("A contact cannot move to another client; create a new contact.")
     fields = data.model_dump(exclude_unset=True, exclude={"client_id"})
     return await update_contact(
-        session, principal, existing, ContactUpdate.model_validate(fields)
+        session, principal, existing, ContactUpdate.from_upsert(fields)
     ), False
 
 

@@ -133,3 +133,12 @@ def not_in_future(field: str, instant: datetime, now: datetime) -> None:
     claim the future."""
     if instant > now:
         raise InvalidInput(field, "This instant is in the future; only past instants may be given.")
+
+
+def upsert_responses(public: type[SQLModel]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a ``PUT …/by-external-id/{external_id}``: 200 when a record had
+    that external id and was updated, 201 when none had and one was created."""
+    return {
+        200: {"model": public, "description": "Updated: a record had this external id"},
+        201: {"model": public, "description": "Created: no record had this external id"},
+    }

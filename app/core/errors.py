@@ -8,6 +8,7 @@ into ``application/problem+json`` with a stable ``type`` and, for bad input, the
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.core.logs import redact_path
 
@@ -161,6 +163,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         FieldError(field=_loc(err.get("loc", ())), message=str(err.get("msg", "invalid")))
         for err in exc.errors()
     ]
+    return _invalid(request, errors)
+
+
+def _invalid(request: Request, errors: list[FieldError]) -> JSONResponse:
+    """The 422 of a request that does not match its schema, naming the fields at fault."""
     fields = ", ".join(e.field for e in errors[:5])
     return problem_response(
         request,
@@ -172,8 +179,38 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _served_methods(request: Request) -> str:
+    """Every method the requested path serves, for ``Allow``.
+
+    The router answers 405 from the first route that matches the path, which names that
+    route's methods only, not those of the other routes at the same path (``GET`` and
+    ``PATCH`` are separate routes). The app's own document lists them all; its paths are
+    compiled once per app, on the first 405.
+    """
+    app = request.app
+    table: list[tuple[re.Pattern[str], str]] | None = getattr(app.state, "served_methods", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], ", ".join(sorted(m.upper() for m in methods)))
+            for path, methods in app.openapi()["paths"].items()
+        ]
+        app.state.served_methods = table
+    path = request.url.path
+    return next((methods for regex, methods in table if regex.match(path)), "")
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI answers 400 for a JSON body it could not read other than a syntax error (bytes
+        # that are not UTF-8, nesting deeper than the parser goes): for the caller that is the
+        # same mistake as malformed JSON, so it gets the same 422 naming the body (R-IN).
+        log.info("unreadable body on %s %s", request.method, request.url.path)
+        unreadable = FieldError(field="body", message="The body is not readable UTF-8 JSON.")
+        return _invalid(request, [unreadable])
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _served_methods(request)}
     titles = {
         400: "Bad request",
         404: "Not found",
@@ -192,7 +229,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         slug=slug,
         title=titles.get(exc.status_code, "HTTP error"),
         detail=str(exc.detail),
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
 
 
@@ -380,6 +417,7 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the record's state or another record",
         413: "Body too large",
         422: "The request is not valid; `errors` names each field",
+        503: "The database is busy or unavailable; send the same request again later",
     }
     return {
         code: {

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, ClassVar, Final, get_args, get_origin
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, time
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Final, Self, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import email_validator
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     ConfigDict,
+    EmailStr,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
 from pydantic import Field as PydanticField
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -54,7 +61,7 @@ _CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _SINGLE_LINE_EXTRA = "\t\n\r\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _MULTI_LINE_BAD = re.compile(f"[{_CONTROL}]")
 _SINGLE_LINE_BAD = re.compile(f"[{_CONTROL}{_SINGLE_LINE_EXTRA}]")
-_TOKEN_BAD = re.compile(rf"[\s{_CONTROL}{_SINGLE_LINE_EXTRA}]")
+_TOKEN_BAD = re.compile(rf"[\s\ufeff{_CONTROL}{_SINGLE_LINE_EXTRA}]")
 
 
 def _escaped_class(chars: str) -> str:
@@ -67,7 +74,7 @@ def _escaped_class(chars: str) -> str:
 
 MULTI_LINE_PATTERN = f"^[^{_escaped_class(_CONTROL)}]*$"
 SINGLE_LINE_PATTERN = f"^[^{_escaped_class(_CONTROL + _SINGLE_LINE_EXTRA)}]*$"
-TOKEN_PATTERN = f"^[^\\s{_escaped_class(_CONTROL + _SINGLE_LINE_EXTRA)}]+$"
+TOKEN_PATTERN = f"^[^\\s\\uFEFF{_escaped_class(_CONTROL + _SINGLE_LINE_EXTRA)}]+$"
 
 
 def _refuse(bad: re.Pattern[str], what: str) -> Callable[[str], str]:
@@ -150,22 +157,58 @@ def _in_range(value: date) -> date:
     return value
 
 
+_RFC3339_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """An instant is RFC 3339 text (``2026-12-01T09:00:00Z``), as the document's ``date-time``
+    says: a number (``0.5``, read as seconds since 1970 by lax parsing) is refused."""
+    if not isinstance(value, datetime) and not (
+        isinstance(value, str) and _RFC3339_START.match(value)
+    ):
+        raise ValueError("must be an RFC 3339 instant such as 2026-12-01T09:00:00Z")
+    return value
+
+
+#: The OpenAPI ``format`` of a time zone name: only names of the IANA database are accepted,
+#: which no pattern can say (a client or a fuzzer draws from that database).
+TIME_ZONE_FORMAT = "iana-time-zone"
 #: An IANA time zone name such as ``America/New_York``.
 TimeZoneName = Annotated[
-    Token, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_zone)
+    Token,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_check_zone),
+    PydanticField(json_schema_extra={"format": TIME_ZONE_FORMAT}),
 ]
-#: A short single-line name or title.
-Name = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-#: An identifier owned by an external system (ATS), unique per record type.
-ExternalId = Annotated[
-    Token, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)
+#: A character that is not a space in any of the regex engines that read the document's
+#: patterns: ECMA-262's ``\s`` (clients, fuzzers) has U+FEFF and not U+0085, Rust's (pydantic)
+#: has U+0085, Python's ``str.strip`` also U+001C-U+001F; naming them all makes them agree.
+NOT_SPACE = r"[^\s\x1c-\x1f\x85\ufeff]"
+#: A single-line name that is not only spaces: single-line text with at least one character
+#: that no engine counts as a space (the stripped value would be empty otherwise).
+NAME_PATTERN = (
+    f"^[^{_escaped_class(_CONTROL + _SINGLE_LINE_EXTRA)}]*"
+    f"[^\\s\\uFEFF{_escaped_class(_CONTROL + _SINGLE_LINE_EXTRA)}]"
+    f"[^{_escaped_class(_CONTROL + _SINGLE_LINE_EXTRA)}]*$"
+)
+#: A short single-line name or title; not only spaces (the pattern says so to the document's
+#: readers).
+Name = Annotated[
+    SingleLine,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_SPACE),
+    PydanticField(json_schema_extra={"pattern": NAME_PATTERN}),
 ]
+#: An identifier owned by an external system (ATS), unique per record type. Not stripped: the
+#: pattern refuses a space anywhere, as the document says, rather than quietly storing another
+#: id than the one sent.
+ExternalId = Annotated[Token, StringConstraints(min_length=1, max_length=128)]
 #: Free text written by people (notes, summaries).
 LongText = Annotated[MultiLine, StringConstraints(max_length=20_000)]
-#: An instant given by a client: must carry an offset, must lie in ``INSTANT_RANGE``; normalised
+#: An instant given by a client: RFC 3339 text with an offset, in ``INSTANT_RANGE``; normalised
 #: to UTC on the way in, so it is stored and answered in UTC whatever offset it came with.
 Instant = Annotated[
     AwareDatetime,
+    BeforeValidator(_rfc3339_text),
     AfterValidator(_to_utc),
     PydanticField(description=f"RFC 3339 with offset, {INSTANT_RANGE}."),
 ]
@@ -222,6 +265,11 @@ class RequestModel(SQLModel):
     Every string in a body is also checked here, whatever its field's type says: single-line
     unless the field is ``MultiLine``. The field types carry the same rule into the OpenAPI
     document; this check makes a field typed plain ``str`` by mistake safe too (R-IN).
+
+    Values have the JSON type the document states: a boolean is ``true``/``false`` (never
+    ``0`` or ``"yes"``, which lax validation would turn into a flag nobody meant to set), an
+    integer is a number (never ``"7"`` or ``true``), an instant, a date or a time is text (never
+    a number read as seconds since 1970).
     """
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
@@ -235,6 +283,17 @@ class RequestModel(SQLModel):
         )
         _text_in(value, _check_multi_line if multi_line else _check_single_line)
         return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        plain = _plain_type(cls.model_fields[info.field_name].annotation)
+        if get_origin(plain) is list and isinstance(value, list):
+            item = _plain_type(get_args(plain)[0])
+            return [_json_typed(item, v) for v in value]
+        return _json_typed(plain, value)
 
 
 class UpdateModel(RequestModel):
@@ -253,6 +312,78 @@ class UpdateModel(RequestModel):
             raise ValueError("may not be null; leave the field out to keep its value")
         return value
 
+    @classmethod
+    def from_upsert(cls, fields: Mapping[str, Any]) -> Self:
+        """The update an upsert makes of its create body's ``fields``: there a ``null`` for a
+        field that cannot be null means what it means at create (not given), so it keeps the
+        stored value instead of being refused here, after the request was accepted."""
+        return cls.model_validate(
+            {k: v for k, v in fields.items() if v is not None or k not in cls.not_null}
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The document says what ``_refuse_null`` does: a ``not_null`` field may be left out,
+        never sent as ``null``."""
+        schema = handler(core_schema)
+        properties = handler.resolve_ref_schema(schema).get("properties", {})
+        for name in cls.not_null & properties.keys():
+            prop = properties[name]
+            prop.pop("default", None)
+            options = [o for o in prop.get("anyOf", []) if o.get("type") != "null"]
+            if "anyOf" in prop and len(options) == 1:
+                del prop["anyOf"]
+                prop.update(options[0])
+            elif "anyOf" in prop:
+                prop["anyOf"] = options
+        return schema
+
+
+#: What a request field of each plain type may arrive as: its JSON type (an integer is any
+#: number without a fraction, ``1.0`` included, as JSON Schema has it), or (from Python code such
+#: as factories and the demo) the value itself.
+_JSON_TYPES: dict[Any, tuple[type[Any], ...]] = {
+    bool: (bool,),
+    int: (int, float),
+    datetime: (str, datetime),
+    date: (str, date),
+    time: (str, time),
+}
+_JSON_TYPE_MESSAGES: dict[tuple[type[Any], ...], str] = {
+    (bool,): "must be true or false",
+    (int, float): "must be an integer number",
+    (str, datetime): "must be an RFC 3339 instant as text",
+    (str, date): "must be a date as text (YYYY-MM-DD)",
+    (str, time): "must be a time as text",
+}
+
+
+def _json_typed(plain: Any, value: Any) -> Any:
+    allowed = _JSON_TYPES.get(plain)
+    if (
+        allowed is not None
+        and value is not None
+        and (
+            isinstance(value, bool) is not (bool in allowed)
+            or not isinstance(value, allowed)
+            or (isinstance(value, float) and not value.is_integer())
+        )
+    ):
+        raise ValueError(_JSON_TYPE_MESSAGES[allowed])
+    return value
+
+
+def _plain_type(annotation: Any) -> Any:
+    """``int`` for ``int``, ``int | None`` and ``Annotated[int, …] | None``."""
+    if get_origin(annotation) in (Union, UnionType):
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = options[0] if len(options) == 1 else annotation
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
 
 def not_null_columns(table_model: type[SQLModel]) -> frozenset[str]:
     """The NOT NULL columns of a table model, for ``UpdateModel.not_null``."""
@@ -266,3 +397,15 @@ class PublicModel(SQLModel):
     id: int
     created_at: datetime
     updated_at: datetime
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+_SPECIAL_USE = "|".join(_any_case(name) for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+#: What the document adds to ``format: email``: no special-use domain (``.test``, ``.local``,
+#: ``.invalid`` …, RFC 6761), which the address validator refuses as undeliverable.
+EMAIL_PATTERN = rf"^[^@]+@(?!(?:[^@]*\.)?(?:{_SPECIAL_USE})\.?$)[^@]+$"
+#: An email address someone can receive mail at.
+EmailAddress = Annotated[EmailStr, PydanticField(json_schema_extra={"pattern": EMAIL_PATTERN})]

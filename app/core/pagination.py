@@ -21,6 +21,9 @@ T = TypeVar("T")
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+#: The OpenAPI ``format`` of a cursor: opaque, only a ``next_cursor`` this service issued is one
+#: (any other string of the same alphabet is a 422 on ``query.cursor``).
+CURSOR_FORMAT = "candor-cursor"
 
 
 class Page(BaseModel, Generic[T]):
@@ -59,7 +62,13 @@ def page_params(
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]*$",
+            description="`next_cursor` of the previous page, as it was given (opaque).",
+            json_schema_extra={"format": CURSOR_FORMAT},
+        ),
     ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, after_id=decode_cursor(cursor) if cursor else 0)

@@ -150,7 +150,7 @@ async def upsert(
     fields = data.model_dump(
         exclude_unset=True, exclude={"submission_id", "interview_id", "received_at"}
     )
-    return await update(session, principal, existing, FeedbackUpdate.model_validate(fields)), False
+    return await update(session, principal, existing, FeedbackUpdate.from_upsert(fields)), False
 
 
 async def list_page(

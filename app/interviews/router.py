@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, IntegrationPrincipal
+from app.core.crud import upsert_responses
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import (
@@ -80,7 +81,7 @@ async def update_interview(
 @router.put(
     "/by-external-id/{external_id}",
     summary="Create or update an interview by external id",
-    responses=problem_responses(403, 409),
+    responses={**problem_responses(403, 409), **upsert_responses(InterviewPublic)},
 )
 async def upsert_interview(
     session: SessionDep,

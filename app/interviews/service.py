@@ -176,7 +176,7 @@ async def upsert(
     fields = data.model_dump(exclude_unset=True, exclude={"submission_id"})
     fields.setdefault("starts_at", data.starts_at)
     fields.setdefault("ends_at", data.ends_at)
-    return await update(session, principal, existing, InterviewUpdate.model_validate(fields)), False
+    return await update(session, principal, existing, InterviewUpdate.from_upsert(fields)), False
 
 
 async def list_page(

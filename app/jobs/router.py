@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, IntegrationPrincipal
+from app.core.crud import upsert_responses
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import (
@@ -88,7 +89,7 @@ async def delete_job(session: SessionDep, principal: CurrentPrincipal, job_id: I
 @router.put(
     "/by-external-id/{external_id}",
     summary="Create or update a job by external id",
-    responses=problem_responses(403, 409),
+    responses={**problem_responses(403, 409), **upsert_responses(JobPublic)},
 )
 async def upsert_job(
     session: SessionDep,

@@ -75,7 +75,7 @@ async def upsert(
     if crud.create_only_mismatch(existing, data.model_dump(), ("client_id",)):
         raise Conflict("A job cannot move to another client; create a new job.")
     fields = data.model_dump(exclude_unset=True, exclude={"client_id"})
-    return await update(session, principal, existing, JobUpdate.model_validate(fields)), False
+    return await update(session, principal, existing, JobUpdate.from_upsert(fields)), False
 
 
 async def delete(session: AsyncSession, principal: Principal, job: Job) -> None:

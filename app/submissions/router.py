@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, IntegrationPrincipal
+from app.core.crud import upsert_responses
 from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import (
@@ -100,7 +101,7 @@ async def update_submission(
 @router.put(
     "/by-external-id/{external_id}",
     summary="Create or update a submission by external id",
-    responses=problem_responses(403, 409),
+    responses={**problem_responses(403, 409), **upsert_responses(SubmissionPublic)},
 )
 async def upsert_submission(
     session: SessionDep,

@@ -228,7 +228,7 @@ async def upsert(
         raise Conflict(f"A submission's {name} cannot change; create a new submission.")
     fields = data.model_dump(exclude_unset=True, include={"external_id", "owner_id"})
     updated = await update_submission(
-        session, principal, existing, SubmissionUpdate.model_validate(fields)
+        session, principal, existing, SubmissionUpdate.from_upsert(fields)
     )
     return updated, False
 
