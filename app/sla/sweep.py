@@ -7,14 +7,18 @@ locked rows instead of waiting on them. The lease is enforced by the server: the
 transaction runs with ``idle_in_transaction_session_timeout`` and ``statement_timeout`` set to
 the lease, so a worker that dies has its batch rolled back when its connection drops, and one
 that hangs loses its session (and its locks) once the lease has run out; either way the checks
-are still ``scheduled`` and the next worker fires them. Each check is written once per batch,
-and a batch costs a handful of round trips whatever its size (docs/decisions/0007).
+are still ``scheduled`` and the next worker fires them (``bound_by_lease``, the worker's one
+copy in ``app.worker.lease``). Each check is written once per batch, and a batch costs a
+handful of round trips whatever its size (docs/decisions/0007).
 
 **SQLite (and any caller of ``claim``/``fire``): claim, then fire fenced on the claim.** SQLite
 has one writer and no row locks, so a batch is claimed in a short transaction (``state=
 'claimed'``, a token and a lease expiry), then fired in a second one that updates only the rows
 still ``claimed`` with this worker's token. A worker whose lease ran out finds its token replaced
 and fires nothing; whoever claimed the check after the lease fires it.
+
+The claim state lives on the ``sla_check`` rows themselves, not on ``worker_job`` rows: why
+this tuned path does not go through ``app.worker.queue`` is decision 0070.
 
 Both paths share ``fire_checks``, which turns fired checks into recruiter tasks, events, the
 candidate's status message and client nudges.
@@ -62,6 +66,7 @@ from app.submissions import service as submissions
 from app.submissions.models import StageMoveCreate, Submission
 from app.submissions.states import FINAL, Stage
 from app.tasks.models import Task, TaskKind, TaskState
+from app.worker.lease import bound_by_lease
 
 DEFAULT_BATCH = 1000
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -140,19 +145,6 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
         return 0
     checks = select(*_CHECK_COLUMNS).where(col(SlaCheck.id).in_(mine)).subquery("fired")
     return await fire_checks(session, (await session.execute(_facts(checks))).all(), now=now)
-
-
-async def bound_by_lease(session: AsyncSession, lease: timedelta) -> None:
-    """PostgreSQL: this transaction, and each of its statements, ends after ``lease`` at most,
-    so a hung worker's locks are released and its checks fire elsewhere (``SET LOCAL``)."""
-    ms = str(max(int(lease.total_seconds() * 1000), 1))
-    await session.execute(
-        text(
-            "SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
-            "set_config('statement_timeout', :ms, true)"
-        ),
-        {"ms": ms},
-    )
 
 
 async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
