@@ -49,8 +49,8 @@ format: $(STAMP) ## ruff format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck: $(STAMP) ## mypy --strict over app/ and tests/
-	$(BIN)/mypy app tests bench alembic/env.py
+typecheck: $(STAMP) ## mypy --strict over app/, tools/, tests/ and bench/
+	$(BIN)/mypy app tools tests bench alembic/env.py
 
 test-sqlite: $(STAMP) ## The suite on a temporary SQLite file
 	env -u CANDOR_TEST_DATABASE_URL -u CANDOR_REQUIRE_POSTGRES $(BIN)/pytest -q

@@ -57,8 +57,8 @@ from app.core.settings import Settings
 from app.messaging import outbox
 from app.messaging.backends import MAX_IN_FLIGHT, EmailBackend, OutgoingEmail, SendGridBackend
 from app.messaging.models import Message, MessageState
-from app.messaging.sendgrid_standin import KEY_ENV, SendGridStandIn
-from tests.factories import make_due_status_messages
+from tests.support.factories import make_due_status_messages
+from tools.sendgrid_standin import KEY_ENV, SendGridStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/candor_bench_outbox"
@@ -242,11 +242,11 @@ async def one_round(url: str, base_url: str, count: int, timings: Timings) -> No
 
 @contextlib.asynccontextmanager
 async def standin_process() -> AsyncIterator[str]:
-    """``python -m app.messaging.sendgrid_standin`` in a process of its own; yields its URL."""
+    """``python -m tools.sendgrid_standin`` in a process of its own; yields its URL."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "app.messaging.sendgrid_standin",
+        "tools.sendgrid_standin",
         "--port",
         str(STANDIN_PORT),
         env={**os.environ, KEY_ENV: API_KEY},

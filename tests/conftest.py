@@ -23,9 +23,9 @@ from alembic import command
 from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.main import create_app
-from app.messaging.sendgrid_standin import SendGridStandIn
-from tests import logcapture
-from tests.mailing import KEY, Mailer
+from tests.support import logcapture
+from tests.support.mailing import KEY, Mailer
+from tools.sendgrid_standin import SendGridStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 

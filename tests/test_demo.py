@@ -36,7 +36,7 @@ from app.jobs.models import Job
 from app.sla.models import SlaCheck
 from app.submissions.models import StageMove, Submission
 from app.submissions.states import Stage, can_move
-from tests.serving import CANDOR, ROOT, free_port
+from tests.support.serving import CANDOR, ROOT, free_port
 
 
 @dataclass

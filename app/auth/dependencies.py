@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import repository
@@ -12,13 +12,14 @@ from app.auth.keys import hash_key
 from app.auth.principal import Principal
 from app.core.database import SessionDep
 from app.core.errors import Forbidden, Unauthorized
+from app.core.settings import SettingsDep
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `cnd_…`")
 
 
 async def current_principal(
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """Every operation but health needs a live key of an active owner."""
@@ -27,7 +28,7 @@ async def current_principal(
     token = credentials.credentials
     if len(token) > 200:
         raise Unauthorized("The API key is not valid.")
-    secret = request.app.state.settings.secret_key.get_secret_value()
+    secret = settings.secret_key.get_secret_value()
     principal = await repository.principal_for_key_hash(session, hash_key(secret, token))
     if principal is None:
         raise Unauthorized("The API key is unknown or has been revoked.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from app.auth import service
 from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
@@ -25,13 +25,10 @@ from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import IdPath, Paging
 from app.core.pagination import Page
+from app.core.settings import SettingsDep
 
 router = APIRouter(tags=["admin"], responses=problem_responses(401, 403, 422))
 me_router = APIRouter(tags=["admin"], responses=problem_responses(401))
-
-
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.secret_key.get_secret_value())
 
 
 @me_router.get("/me", summary="Who am I")
@@ -85,7 +82,7 @@ async def update_user(
     responses=problem_responses(404),
 )
 async def create_user_key(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     principal: AdminPrincipal,
     user_id: IdPath,
@@ -94,7 +91,7 @@ async def create_user_key(
     """A new key for the user. The answer holds the key itself; it is never shown again."""
     user = await crud.get_or_404(session, User, user_id)
     return await service.issue_key(
-        session, principal, secret=_secret(request), name=body.name, user=user
+        session, principal, secret=settings.secret_key.get_secret_value(), name=body.name, user=user
     )
 
 
@@ -151,7 +148,7 @@ async def update_api_client(
     responses=problem_responses(404),
 )
 async def create_api_client_key(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     principal: AdminPrincipal,
     api_client_id: IdPath,
@@ -160,7 +157,11 @@ async def create_api_client_key(
     """A new key for the API client. The answer holds the key itself; it is never shown again."""
     client = await crud.get_or_404(session, ApiClient, api_client_id)
     return await service.issue_key(
-        session, principal, secret=_secret(request), name=body.name, api_client=client
+        session,
+        principal,
+        secret=settings.secret_key.get_secret_value(),
+        name=body.name,
+        api_client=client,
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -79,3 +80,13 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the running app was made with (``create_app(settings)``)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+#: An endpoint or dependency parameter ``settings: SettingsDep`` receives the app's settings.
+SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -17,6 +17,7 @@ from sqlmodel import col
 from app.auth import ownership
 from app.auth.principal import SYSTEM, Principal
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.clients.models import Contact, ContactPolicy
 from app.core import crud
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -33,7 +34,6 @@ from app.interviews.models import Interview, InterviewInterviewer
 from app.jobs.models import Job
 from app.messaging import outbox
 from app.messaging.models import MessageKind
-from app.sla import calendars
 from app.submissions.models import Submission
 from app.submissions.states import Stage
 from app.tasks.models import TaskKind

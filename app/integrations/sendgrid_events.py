@@ -39,7 +39,7 @@ from app.core.errors import (
     problem_responses,
 )
 from app.core.models import SINGLE_LINE_PATTERN, TOKEN_PATTERN
-from app.core.settings import Settings
+from app.core.settings import SettingsDep
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageEvent, MessageState, Suppression
 from app.tasks.recruiter import open_fix_address_task
@@ -487,7 +487,9 @@ _BATCH_SCHEMA: dict[str, Any] = {
         ],
     },
 )
-async def receive_sendgrid_events(request: Request, session: SessionDep) -> EventBatchResult:
+async def receive_sendgrid_events(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> EventBatchResult:
     """SendGrid's signed Event Webhook (no API key: the ECDSA signature over the timestamp and
     the raw body, made within the last 5 minutes, is the authentication). Delivered, deferred,
     bounce, dropped and spam-report events update the message they name; a bounce or drop
@@ -496,7 +498,6 @@ async def receive_sendgrid_events(request: Request, session: SessionDep) -> Even
     and other event kinds are counted as ignored. A 409 means a concurrent delivery of the same
     events won; retrying is safe."""
     body = await request.body()
-    settings: Settings = request.app.state.settings
     return await receive(
         session,
         public_key=settings.sendgrid_webhook_public_key,

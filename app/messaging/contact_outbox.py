@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.auth.models import User
+from app.calendar import lookup as calendars
 from app.candidates.models import Candidate
 from app.clients.models import Client, Contact
 from app.core.settings import Settings
@@ -42,7 +43,6 @@ from app.messaging.models import (
     Suppression,
 )
 from app.messaging.render import Rendered, render_contact_email
-from app.sla import calendars
 from app.submissions.models import Submission
 from app.tasks.recruiter import open_pass_on_task
 from app.thank_you.models import NoteRecipient, NoteVersion, RecipientOutcome, ThankYouNote

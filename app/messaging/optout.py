@@ -21,7 +21,7 @@ from app.core import crud
 from app.core.clock import utcnow
 from app.core.database import SessionDep
 from app.core.errors import NotFound, problem_responses
-from app.core.settings import Settings
+from app.core.settings import Settings, SettingsDep
 from app.events import service as events
 from app.messaging.models import OptOutToken
 
@@ -41,8 +41,7 @@ def _page(title: str, body: str) -> HTMLResponse:
     )
 
 
-async def _token(request: Request, session: SessionDep, token: str) -> OptOutToken:
-    settings: Settings = request.app.state.settings
+async def _token(session: SessionDep, settings: Settings, token: str) -> OptOutToken:
     digest = hash_key(settings.secret_key.get_secret_value(), token)
     found = (
         await session.execute(select(OptOutToken).where(col(OptOutToken.token_hash) == digest))
@@ -53,9 +52,11 @@ async def _token(request: Request, session: SessionDep, token: str) -> OptOutTok
 
 
 @router.get("/{token}", summary="Opt-out confirmation page", response_class=HTMLResponse)
-async def confirm_page(request: Request, session: SessionDep, token: Token) -> HTMLResponse:
+async def confirm_page(
+    request: Request, session: SessionDep, settings: SettingsDep, token: Token
+) -> HTMLResponse:
     """Shows a button that stops automated status emails; changes nothing by itself."""
-    await _token(request, session, token)
+    await _token(session, settings, token)
     return _page(
         "Stop automated status updates?",
         "<p>You will no longer get automatic emails about where your applications stand. "
@@ -66,10 +67,10 @@ async def confirm_page(request: Request, session: SessionDep, token: Token) -> H
 
 
 @router.post("/{token}", summary="Opt out of automated status emails", response_class=HTMLResponse)
-async def opt_out(request: Request, session: SessionDep, token: Token) -> HTMLResponse:
+async def opt_out(session: SessionDep, settings: SettingsDep, token: Token) -> HTMLResponse:
     """R-CAND-5: the candidate gets no more automated status emails (their recruiter's tasks
     still fire). Repeating it is harmless."""
-    link = await _token(request, session, token)
+    link = await _token(session, settings, token)
     candidate = await crud.get_or_404(session, Candidate, link.candidate_id)
     if link.used_at is None:
         link.used_at = utcnow()

@@ -34,6 +34,7 @@ from sqlmodel import SQLModel, col
 from app.auth.keys import generate_key
 from app.auth.models import User
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.candidates.models import Candidate
 from app.clients.models import Client
 from app.core.settings import Settings
@@ -63,7 +64,6 @@ from app.messaging.models import (
 from app.messaging.render import CONFIDENTIAL_CLIENT, Rendered, Section, render_email
 from app.portal import links
 from app.portal.models import CandidateLink
-from app.sla import calendars
 from app.sla.models import CheckKind, CheckState, Policy, SlaCheck, SlaClock
 from app.submissions.models import Submission
 from app.submissions.states import Stage

@@ -10,22 +10,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, status
 from jinja2 import TemplateError
 from pydantic import Field
 from sqlmodel import SQLModel
 
 from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from app.calendar import lookup as calendars
 from app.core.clock import utcnow
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, NotFound, problem_responses
 from app.core.models import MultiLine, RefId, RequestModel
-from app.core.settings import Settings
+from app.core.settings import SettingsDep
 from app.events import service as events
 from app.messaging import outbox
 from app.messaging.models import MessageKind, MessageTemplate, SectionKind
 from app.messaging.render import CONFIDENTIAL_CLIENT, Section, default_source, render_email
-from app.sla import calendars
 from app.submissions import service as submissions
 
 router = APIRouter(prefix="/templates", tags=["messages"], responses=problem_responses(401, 422))
@@ -143,15 +143,14 @@ async def delete_template(session: SessionDep, principal: AdminPrincipal, kind: 
 
 @router.post("/{kind}/preview", summary="Preview a status email", responses=problem_responses(404))
 async def preview(
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: CurrentPrincipal,
     kind: Kind,
     body: PreviewRequest,
 ) -> PreviewPublic:
     """What the candidate of this submission would receive for this kind now; nothing is sent
     or recorded. Only candidate-safe facts appear (R-CAND-6)."""
-    settings: Settings = request.app.state.settings
     submission = await submissions.get(session, principal, body.submission_id)
     assert submission.id is not None
     ctx = await outbox.load_context(session, {submission.id})

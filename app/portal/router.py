@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, status
 from sqlalchemy import insert
 
 from app.auth.dependencies import CurrentPrincipal
@@ -19,7 +19,7 @@ from app.core.clock import utcnow
 from app.core.database import SessionDep
 from app.core.errors import Conflict, NotFound, problem_responses
 from app.core.filters import IdPath
-from app.core.settings import Settings
+from app.core.settings import Settings, SettingsDep
 from app.events import service as events
 from app.feedback import requests as feedback_requests
 from app.interviews import service as interviews
@@ -44,24 +44,23 @@ staff_router = APIRouter(tags=["candidate portal"], responses=problem_responses(
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-async def _link(request: Request, session: SessionDep, token: str) -> CandidateLink:
-    settings: Settings = request.app.state.settings
+async def _link(session: SessionDep, settings: Settings, token: str) -> CandidateLink:
     return await links.resolve(session, settings, token, now=utcnow())
 
 
 @router.get("/{token}", summary="Where I stand")
-async def my_status(request: Request, session: SessionDep, token: Token) -> PortalStatus:
+async def my_status(session: SessionDep, settings: SettingsDep, token: Token) -> PortalStatus:
     """Each of the candidate's applications in plain words: the stage, what happens next, the
     date they will hear by (R-CAND-1), who invited them to email directly (and that they should
     copy their recruiter, R-CP-4), and whether they may ask for feedback (R-FB)."""
-    return await portal.status(session, await _link(request, session, token))
+    return await portal.status(session, await _link(session, settings, token))
 
 
 @router.get("/{token}/note", summary="My thank-you note")
-async def my_note(request: Request, session: SessionDep, token: Token) -> PortalNoteView:
+async def my_note(session: SessionDep, settings: SettingsDep, token: Token) -> PortalNoteView:
     """The interview this link is for, its interviewers, and the note: its versions, the
     recruiter's comment when they asked for a change, and what became of it."""
-    return await portal.note_view(session, await _link(request, session, token))
+    return await portal.note_view(session, await _link(session, settings, token))
 
 
 @router.post(
@@ -71,11 +70,11 @@ async def my_note(request: Request, session: SessionDep, token: Token) -> Portal
     responses=problem_responses(409),
 )
 async def write_note(
-    request: Request, session: SessionDep, token: Token, body: PortalNoteCreate
+    session: SessionDep, settings: SettingsDep, token: Token, body: PortalNoteCreate
 ) -> PortalNoteView:
     """R-TY-1/2: the note (or, after a change request, its new version) goes to the recruiter
     first. A note after the 24-hour window is accepted and marked late."""
-    link = await _link(request, session, token)
+    link = await _link(session, settings, token)
     return await portal.write_note(session, link, body.text)
 
 
@@ -86,11 +85,11 @@ async def write_note(
     responses=problem_responses(409),
 )
 async def ask_feedback(
-    request: Request, session: SessionDep, token: Token, body: PortalFeedbackRequestCreate
+    session: SessionDep, settings: SettingsDep, token: Token, body: PortalFeedbackRequestCreate
 ) -> PortalAnswer:
     """R-FB: once per application, after a rejection. Your recruiter asks the client; where no
     one can be asked you are told so by email."""
-    link = await _link(request, session, token)
+    link = await _link(session, settings, token)
     await feedback_requests.request(
         session, candidate_id=link.candidate_id, submission_id=body.submission_id, now=utcnow()
     )
@@ -98,9 +97,9 @@ async def ask_feedback(
 
 
 @router.post("/{token}/opt-out", summary="Stop automated status emails")
-async def portal_opt_out(request: Request, session: SessionDep, token: Token) -> PortalAnswer:
+async def portal_opt_out(session: SessionDep, settings: SettingsDep, token: Token) -> PortalAnswer:
     """R-CAND-5: no more automated status emails; the recruiter's tasks still fire."""
-    await portal.opt_out(session, await _link(request, session, token))
+    await portal.opt_out(session, await _link(session, settings, token))
     return PortalAnswer(message="You will get no more automated status updates.")
 
 
@@ -111,15 +110,14 @@ async def portal_opt_out(request: Request, session: SessionDep, token: Token) ->
     responses=problem_responses(404, 409),
 )
 async def make_link(
-    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: CurrentPrincipal,
     candidate_id: IdPath,
     body: LinkCreate,
 ) -> LinkIssued:
     """A link to pass on personally: a status link (30 days), or with `interview_id` a
     thank-you note link for that interview (72 hours). The URL is shown once."""
-    settings: Settings = request.app.state.settings
     candidate = await candidates.get(session, principal, candidate_id)
     assert candidate.id is not None
     if body.interview_id is not None:

@@ -9,7 +9,7 @@ from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import IdPath
 from app.events import service as events
-from app.sla import service
+from app.sla import policy, service
 from app.sla.models import PolicyPublic, PolicyUpdate, SchedulePublic
 from app.submissions import service as submissions
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["sla"], responses=problem_responses(401))
 @router.get("/policy", summary="Get the SLA policy")
 async def get_policy(session: SessionDep, _: CurrentPrincipal) -> PolicyPublic:
     """Every number of the cadence (R-SLA-7) and of thank-you review (R-TY-4)."""
-    return PolicyPublic.model_validate(await service.get_policy(session))
+    return PolicyPublic.model_validate(await policy.get_policy(session))
 
 
 @router.patch("/policy", summary="Update the SLA policy", responses=problem_responses(403, 422))
@@ -27,7 +27,7 @@ async def update_policy(
     session: SessionDep, principal: AdminPrincipal, body: PolicyUpdate
 ) -> PolicyPublic:
     """Change the numbers given. Applies to clocks started from now on."""
-    policy = await service.update_policy(session, body)
+    updated = await policy.update_policy(session, body)
     events.record(
         session,
         principal,
@@ -36,7 +36,7 @@ async def update_policy(
         record_id=1,
         data={"fields": sorted(body.model_dump(exclude_unset=True))},
     )
-    return policy
+    return updated
 
 
 @router.get(

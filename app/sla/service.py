@@ -12,51 +12,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.calendar.business_time import Calendar as BusinessCalendar
 from app.candidates.models import Candidate
-from app.core import crud
 from app.core.clock import utcnow
 from app.interviews.models import Interview
 from app.messaging import gate
 from app.messaging.models import Promise, PromiseState
-from app.sla import calendars
 from app.sla.models import (
     CheckKind,
     CheckPublic,
     CheckState,
     ClockPublic,
     Policy,
-    PolicyPublic,
-    PolicyUpdate,
     SchedulePublic,
     SlaCheck,
     SlaClock,
 )
+from app.sla.policy import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import WAITING, Stage
 from app.tasks.models import Task, TaskKind, TaskState
 
 PENDING = (CheckState.scheduled.value, CheckState.claimed.value)
-
-
-async def get_policy(session: AsyncSession) -> Policy:
-    """The agency policy; the defaults of the domain until an admin changes them."""
-    policy = await session.get(Policy, 1)
-    if policy is None:
-        policy = Policy(id=1)
-        session.add(policy)
-        await session.flush()
-    return policy
-
-
-async def update_policy(session: AsyncSession, data: PolicyUpdate) -> PolicyPublic:
-    """Applies to clocks started from now on; planned checks keep their instants (R-SLA-6)."""
-    policy = await get_policy(session)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    changed = crud.apply_changes(policy, changes)
-    if changed:
-        policy.updated_at = utcnow()
-    return PolicyPublic.model_validate(policy)
 
 
 @dataclass(frozen=True, slots=True)

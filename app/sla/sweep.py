@@ -55,15 +55,15 @@ from sqlmodel import col
 
 from app.auth.principal import SYSTEM
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.clients.models import Client, Contact, ContactPolicy
 from app.core import bulk
 from app.events.service import NewEvent, record_many
 from app.jobs.models import Job
 from app.messaging import nudges, outbox
 from app.messaging.models import Audience, Message, MessageKind, MessageState
-from app.sla import calendars
 from app.sla.models import CheckKind, CheckState, SlaCheck
-from app.sla.service import get_policy
+from app.sla.policy import get_policy
 from app.submissions import service as submissions
 from app.submissions.models import StageMoveCreate, Submission
 from app.submissions.states import FINAL, Stage

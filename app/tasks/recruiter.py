@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.core import bulk
-from app.sla import calendars
 from app.submissions.models import Submission
 from app.tasks.models import Task, TaskKind, TaskState
 

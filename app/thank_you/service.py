@@ -22,6 +22,7 @@ from app.auth import ownership
 from app.auth.models import User
 from app.auth.principal import Principal
 from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
 from app.candidates.models import Candidate
 from app.clients.models import Client, Contact, ContactPolicy
 from app.core import crud
@@ -32,13 +33,12 @@ from app.interviews.models import Interview, InterviewInterviewer, InterviewStat
 from app.jobs.models import Job
 from app.messaging import gate, outbox
 from app.messaging.models import Message, MessageKind
-from app.sla import calendars
-from app.sla.service import get_policy
+from app.sla.policy import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import Stage
 from app.tasks.models import TaskKind
 from app.tasks.recruiter import finish_task, open_pass_on_task, open_task
-from app.thank_you import checks
+from app.thank_you import checks, states
 from app.thank_you.models import (
     NoteRecipient,
     NoteSource,
@@ -54,6 +54,7 @@ from app.thank_you.schemas import (
     NoteRecipientPublic,
     NoteVersionPublic,
 )
+from app.thank_you.states import NoteAction
 
 #: R-TY-1: the note should reach the interviewers within a day of the interview's end.
 NOTE_WINDOW = timedelta(hours=24)
@@ -258,6 +259,7 @@ async def submit(
             submission_id=submission.id,
             candidate_id=submission.candidate_id,
             reviewer_id=submission.owner_id,
+            state=states.INITIAL,
             source=source,
             received_at=now,
             late=now > interview.ends_at + NOTE_WINDOW,
@@ -266,14 +268,14 @@ async def submit(
         session.add(note)
         await session.flush()
         number = 1
-    elif note.state == NoteState.changes_requested:
+    elif (target := states.next_state(note.state, NoteAction.resubmit)) is not None:
         number = 1 + int(
             await session.scalar(
                 select(func.max(col(NoteVersion.number))).where(col(NoteVersion.note_id) == note.id)
             )
             or 0
         )
-        note.state, note.review_comment, note.updated_at = NoteState.awaiting_review, None, now
+        note.state, note.review_comment, note.updated_at = target, None, now
     elif note.state == NoteState.awaiting_review:
         raise Conflict("The note is with the recruiter for review; wait for their answer.")
     else:
@@ -337,12 +339,15 @@ async def _review_task(
 # --- review -------------------------------------------------------------------------------
 
 
-def _awaiting(note: ThankYouNote) -> None:
-    if note.state != NoteState.awaiting_review:
+def _reviewed(note: ThankYouNote, action: NoteAction) -> NoteState:
+    """The state a review decision leads to (the transition table), or 409."""
+    target = states.next_state(note.state, action)
+    if target is None:
         raise Conflict(
             f"The note is {str(note.state).replace('_', ' ')}; only a note awaiting review "
             "can be approved, sent back or withheld."
         )
+    return target
 
 
 async def _interviewers(session: AsyncSession, interview_id: int) -> list[Contact]:
@@ -364,7 +369,7 @@ async def approve(
     now: datetime,
 ) -> ThankYouNote:
     """R-TY-3/5: the sent text is the approved version; it goes to exactly the interviewers."""
-    _awaiting(note)
+    approved = _reviewed(note, NoteAction.approve)
     assert note.id is not None
     contacts = await _interviewers(session, note.interview_id)
     if not contacts:
@@ -398,7 +403,7 @@ async def approve(
                 created_at=now,
             )
         )
-    note.state, note.approved_version = NoteState.approved, number
+    note.state, note.approved_version = approved, number
     note.reviewed_at = note.updated_at = now
     await finish_task(note.review_task_id, session, now=now, resolution="approved")
     outcomes = await _deliver(session, note, contacts, now=now)
@@ -463,9 +468,9 @@ async def request_changes(
     session: AsyncSession, principal: Principal, note: ThankYouNote, *, comment: str, now: datetime
 ) -> ThankYouNote:
     """R-TY-3: the candidate sees the comment and may send a new version (with a fresh link)."""
-    _awaiting(note)
+    changes_requested = _reviewed(note, NoteAction.request_changes)
     assert note.id is not None
-    note.state, note.review_comment = NoteState.changes_requested, comment
+    note.state, note.review_comment = changes_requested, comment
     note.reviewed_at = note.updated_at = now
     await finish_task(note.review_task_id, session, now=now, resolution="changes requested")
     await outbox.enqueue_to_candidate(
@@ -495,9 +500,9 @@ async def withhold(
     session: AsyncSession, principal: Principal, note: ThankYouNote, *, reason: str, now: datetime
 ) -> ThankYouNote:
     """R-TY-3: nothing reaches the client; the candidate is told kindly (never the reason)."""
-    _awaiting(note)
+    withheld = _reviewed(note, NoteAction.withhold)
     assert note.id is not None
-    note.state, note.withheld_reason = NoteState.withheld, reason
+    note.state, note.withheld_reason = withheld, reason
     note.reviewed_at = note.updated_at = now
     await finish_task(note.review_task_id, session, now=now, resolution="withheld")
     if note.source == NoteSource.candidate:

@@ -18,8 +18,7 @@ from app.messaging import outbox
 from app.messaging.models import Message, MessageKind
 from app.portal.models import CandidateLink
 from app.thank_you.models import NoteSource, NoteVersion, ThankYouNote, VersionAuthor
-from tests.api.routes import Operation, authenticated
-from tests.factories import (
+from tests.support.factories import (
     Caller,
     make_caller,
     make_contact,
@@ -28,6 +27,7 @@ from tests.factories import (
     make_submission,
     make_task,
 )
+from tests.support.routes import Operation, authenticated
 
 OPERATIONS = authenticated()
 #: Path parameters naming records a recruiter owns (directly or through a submission).

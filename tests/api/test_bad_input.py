@@ -8,21 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
-from tests.api.routes import Operation, request_schema, writes_with_body
-from tests.factories import Caller, make_caller, make_feedback, make_interview
+from tests.support.database import row_counts
+from tests.support.factories import Caller, make_caller, make_feedback, make_interview
+from tests.support.routes import Operation, request_schema, writes_with_body
 
 WRITES = writes_with_body()
-
-
-async def row_counts(session: AsyncSession) -> dict[str, int]:
-    counts = {}
-    for table in SQLModel.metadata.sorted_tables:
-        counts[table.name] = int(await session.scalar(select(func.count()).select_from(table)) or 0)
-    return counts
 
 
 @pytest.fixture

@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.models import DATE_RANGE, INSTANT_RANGE, MULTI_LINE_PATTERN
-from tests.api.routes import Operation, Param, string_fields, string_params, writes_with_body
-from tests.api.test_bad_input import _problem, row_counts
-from tests.factories import Caller
+from tests.api.test_bad_input import _problem
+from tests.support.database import row_counts
+from tests.support.factories import Caller
+from tests.support.routes import Operation, Param, string_fields, string_params, writes_with_body
 
 WRITES = writes_with_body()
 PARAMS = string_params()

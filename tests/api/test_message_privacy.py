@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.messaging.models import Message
-from app.messaging.sendgrid_standin import SendGridStandIn
 from app.messaging.service import DIGEST_WITHHELD
-from tests.api.routes import authenticated
-from tests.factories import Caller, make_caller
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, submit, us_agency
+from tests.support.agency import Agency, submit, us_agency
+from tests.support.factories import Caller, make_caller
+from tests.support.mailing import Mailer
+from tests.support.routes import authenticated
+from tools.sendgrid_standin import SendGridStandIn
 
 
 async def _b_submits(

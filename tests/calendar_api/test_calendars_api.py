@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import Caller, make_caller
+from tests.support.factories import Caller, make_caller
 
 US = {"name": "US East", "time_zone": "America/New_York", "country": "US"}
 

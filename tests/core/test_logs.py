@@ -1,12 +1,11 @@
 """R-PV: no personal data, message body, key, token or private-link path in any log line.
 
-The suite keeps every log record of its run (tests/logcapture.py, installed by conftest.py) and
-the output of every ``candor serve``/``candor worker`` process a test starts; the last test of
-the run reads all of it and finds no email address, API key, private-link path, nor any name,
-email or phone the suite wrote for a candidate, contact or user. It runs on both databases like
-the rest of the suite; run alone it reads only what was logged in its own run. A leak planted
-through the same scanner proves it would catch one.
-"""
+The suite keeps every log record of its run (tests/support/logcapture.py, installed by
+conftest.py) and the output of every ``candor serve``/``candor worker`` process a test starts;
+the last test of the run reads all of it and finds no email address, API key, private-link path,
+nor any name, email or phone the suite wrote for a candidate, contact or user. It runs on both
+databases like the rest of the suite; run alone it reads only what was logged in its own run. A
+leak planted through the same scanner proves it would catch one."""
 
 from __future__ import annotations
 
@@ -24,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.database import make_engine
 from app.core.logs import AccessLogRedaction, redact_path
 from app.core.settings import Settings
-from tests import logcapture
-from tests.factories import make_candidate
-from tests.serving import free_port, serving
+from tests.support import logcapture
+from tests.support.factories import make_candidate
+from tests.support.serving import free_port, serving
 
 TOKEN = "Tk" + uuid.uuid4().hex + "xyz"
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event
-from tests.factories import make_caller
+from tests.support.factories import make_caller
 
 PERSONAL = ["Zelda", "Quartermaine", "zelda.q@mail.example", "+1 555 0199"]
 

@@ -3,7 +3,7 @@ import os
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tests.factories import make_caller, make_submission
+from tests.support.factories import make_caller, make_submission
 
 
 async def test_health_answers_without_a_key(client: httpx.AsyncClient) -> None:

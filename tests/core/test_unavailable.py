@@ -20,7 +20,7 @@ from app.core.database import make_engine
 from app.core.errors import is_unavailable
 from app.core.settings import Settings
 from app.main import create_app
-from tests.api.routes import authenticated
+from tests.support.routes import authenticated
 
 
 def _closed_port() -> int:

@@ -17,8 +17,8 @@ from sqlmodel import col
 
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import MessageEvent, MessageState, Suppression
-from tests.api.test_bad_input import row_counts
 from tests.integrations.test_sendgrid_events import Hook, event, reload, sent_message
+from tests.support.database import row_counts
 
 #: One value per class of bad text.
 BAD_TEXT = {

@@ -32,7 +32,7 @@ from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageEvent, MessageKind, MessageState, Suppression
 from app.submissions.models import Submission
 from app.tasks.models import Task, TaskKind
-from tests.factories import make_submission
+from tests.support.factories import make_submission
 
 URL = "/v1/webhooks/sendgrid/events"
 PROBLEM = "application/problem+json"

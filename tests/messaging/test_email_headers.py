@@ -23,10 +23,10 @@ from app.auth.models import User
 from app.candidates.models import Candidate
 from app.jobs.models import Job
 from app.messaging.backends import HEADER_FIELDS, FileBackend
-from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, submit, us_agency, worker_once
-from tests.thank_you.test_nudges import allow_nudges
+from tests.support.agency import Agency, submit, us_agency, worker_once
+from tests.support.mailing import Mailer
+from tests.support.notes import allow_nudges
+from tools.sendgrid_standin import SendGridStandIn
 
 TITLE = "Dev\r\nBcc: evil@attacker.example"
 FIRST = "Sam\nBcc: evil@attacker.example"

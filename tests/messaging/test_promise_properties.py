@@ -42,8 +42,8 @@ from app.messaging import gate
 from app.messaging.models import STATUS_KINDS, Message, Promise
 from app.sla.models import SlaCheck
 from app.tasks.models import Task
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, submit_to_another_job, us_agency
+from tests.support.agency import Agency, submit_to_another_job, us_agency
+from tests.support.mailing import Mailer
 
 NY = ZoneInfo("America/New_York")
 START = datetime(2026, 11, 2, 13, 0, tzinfo=NY)  # Mon 2 Nov, 13:00 EST

@@ -21,12 +21,12 @@ from app.core import clock
 from app.core.database import make_sessionmaker
 from app.messaging import gate, outbox
 from app.messaging.models import Message, MessageKind, Promise
-from app.messaging.sendgrid_standin import AcceptedMail, SendGridStandIn
 from app.sla.models import SlaCheck
 from app.tasks.models import Task
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, at, submit, submit_to_another_job, us_agency
-from tests.thank_you.helpers import held_interview
+from tests.support.agency import Agency, at, submit, submit_to_another_job, us_agency
+from tests.support.mailing import Mailer
+from tests.support.notes import held_interview
+from tools.sendgrid_standin import AcceptedMail, SendGridStandIn
 
 NY = "America/New_York"
 

@@ -14,8 +14,8 @@ from app.messaging.backends import (
     SendGridBackend,
     TransientFailure,
 )
-from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.mailing import KEY
+from tests.support.mailing import KEY
+from tools.sendgrid_standin import SendGridStandIn
 
 
 def email(**overrides: object) -> OutgoingEmail:

@@ -40,7 +40,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from app.messaging.sendgrid_standin import (
+from tools.sendgrid_standin import (
     MAX_MESSAGE_BYTES,
     AcceptedMail,
     SendGridStandIn,

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
-from tests.sla.helpers import at, submit, us_agency
+from tests.support.agency import at, submit, us_agency
 
 NOW = "2026-11-03T15:00:00Z"
 

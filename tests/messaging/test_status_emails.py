@@ -19,9 +19,7 @@ from sqlmodel import col
 from app.core import clock
 from app.messaging.backends import CUSTOM_ARG, SendGridBackend
 from app.messaging.models import Message, MessageEvent, Promise
-from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.mailing import Mailer
-from tests.sla.helpers import (
+from tests.support.agency import (
     Agency,
     at,
     submit,
@@ -29,6 +27,8 @@ from tests.sla.helpers import (
     tasks,
     us_agency,
 )
+from tests.support.mailing import Mailer
+from tools.sendgrid_standin import SendGridStandIn
 
 SENTINEL = "SENTINEL-internal-9f3b"
 

@@ -8,7 +8,7 @@ from jinja2 import TemplateError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.messaging.render import MAX_SECTION_CHARS, Section
-from tests.sla.helpers import submit, us_agency
+from tests.support.agency import submit, us_agency
 
 SENTINEL = "SENTINEL-internal-7c1d"
 

@@ -10,11 +10,10 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
-from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.factories import make_caller
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, at, submit, tasks, us_agency
-from tests.thank_you.helpers import (
+from tests.support.agency import Agency, at, submit, tasks, us_agency
+from tests.support.factories import make_caller
+from tests.support.mailing import Mailer
+from tests.support.notes import (
     ANY_LINK,
     GOOD_NOTE,
     SENTINEL,
@@ -24,6 +23,7 @@ from tests.thank_you.helpers import (
     the_note,
     write,
 )
+from tools.sendgrid_standin import SendGridStandIn
 
 UNAPPROVED = "UNAPPROVED-summary-4e1a"
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.models import Client, Contact, ContactPolicy
 from app.clients.service import CLIENT_PROTECTIONS, CONTACT_PROTECTIONS
-from tests.factories import make_caller, make_client, make_contact
+from tests.support.factories import make_caller, make_client, make_contact
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import (
+from tests.support.factories import (
     Caller,
     make_caller,
     make_candidate,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.events.models import Event
-from tests.sla.helpers import schedule, submit, tasks, us_agency, worker_once
+from tests.support.agency import schedule, submit, tasks, us_agency, worker_once
 
 # Submitted Monday 2 November 2026, 10:00 EST.
 SUBMITTED = "2026-11-02T15:00:00Z"
@@ -97,7 +97,7 @@ class TestStatedDecisionDate:
     async def _to_interviewed(
         self, client: httpx.AsyncClient, agency: object, sid: int, decision_date: str
     ) -> int:
-        from tests.sla.helpers import Agency
+        from tests.support.agency import Agency
 
         assert isinstance(agency, Agency)
         h = agency.admin.headers
@@ -259,7 +259,7 @@ class TestSilence:
         assert len(extra) == 1 and extra[0]["state"] == "scheduled"
         # Three business days after the decision (made now, by the wall clock).
         from app.calendar import business_time as bt
-        from tests.sla.helpers import at
+        from tests.support.agency import at
 
         us = bt.Calendar(time_zone="America/New_York", country="US")
         decided = at(kept.json()["completed_at"])

@@ -14,8 +14,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.models import DATE_RANGE, EARLIEST_INSTANT, INSTANT_RANGE, LATEST_DATE
-from tests.api.test_bad_input import row_counts
-from tests.sla.helpers import Agency, schedule, submit, us_agency, worker_once
+from tests.support.agency import Agency, schedule, submit, us_agency, worker_once
+from tests.support.database import row_counts
 
 SUBMITTED = "2026-11-02T15:00:00Z"
 

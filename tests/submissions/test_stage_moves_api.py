@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.events.models import Event
-from tests.factories import Caller, make_caller, make_candidate, make_job, make_submission
+from tests.support.factories import Caller, make_caller, make_candidate, make_job, make_submission
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -19,7 +19,7 @@ from app.events.models import Event
 from app.events.service import NewEvent, record, record_many
 from app.tasks.models import Task, TaskKind
 from app.tasks.recruiter import NewTask, open_task, open_tasks
-from tests.factories import make_submission, make_user
+from tests.support.factories import make_submission, make_user
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 LONG = "é" * 2500  # over both bounds (title 300, detail 2000): cut the same way

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utcnow
-from tests.factories import make_caller, make_submission, make_task
+from tests.support.factories import make_caller, make_submission, make_task
 
 
 class TestQueue:

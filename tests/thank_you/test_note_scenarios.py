@@ -17,10 +17,9 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
-from app.messaging.sendgrid_standin import AcceptedMail, SendGridStandIn
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, at, submit, tasks, us_agency
-from tests.thank_you.helpers import (
+from tests.support.agency import Agency, at, submit, tasks, us_agency
+from tests.support.mailing import Mailer
+from tests.support.notes import (
     GOOD_NOTE,
     NOTE_LINK,
     add_contact,
@@ -31,6 +30,7 @@ from tests.thank_you.helpers import (
     the_note,
     write,
 )
+from tools.sendgrid_standin import AcceptedMail, SendGridStandIn
 
 CHANGE_LINK = re.compile(r"same link as before \(\S*/v1/portal/([A-Za-z0-9_-]+)\)")
 EDITED = (

@@ -15,23 +15,14 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
-from app.messaging.sendgrid_standin import AcceptedMail
-from tests.mailing import Mailer
-from tests.sla.helpers import Agency, at, us_agency
-from tests.thank_you.helpers import post_ok
+from tests.support.agency import Agency, at, us_agency
+from tests.support.mailing import Mailer
+from tests.support.notes import allow_nudges, post_ok
+from tools.sendgrid_standin import AcceptedMail
 
 
 def to_hana(mails: list[AcceptedMail]) -> list[AcceptedMail]:
     return [m for m in mails if m.to == ["hana@acme.example"]]
-
-
-async def allow_nudges(client: httpx.AsyncClient, agency: Agency, allowed: bool = True) -> None:
-    response = await client.patch(
-        f"/v1/clients/{agency.client_id}",
-        json={"allow_automated_nudges": allowed},
-        headers=agency.admin.headers,
-    )
-    assert response.status_code == 200, response.text
 
 
 async def three_waiting(client: httpx.AsyncClient, agency: Agency) -> list[int]:

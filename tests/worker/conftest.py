@@ -11,11 +11,9 @@ otherwise. A copy costs a fraction of a migration, and no test can see another's
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,24 +27,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.cli import run_migrations
 from app.core.database import make_engine, make_sessionmaker
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerDatabase:
-    """A committed, migrated database of one test; ``sqlite_path`` is its file on SQLite."""
-
-    url: str
-    sqlite_path: Path | None
-
-
-def on_postgresql(reason: str) -> pytest.MarkDecorator:
-    """For tests of what only PostgreSQL does (row locks, server-side timeouts, deadlocks); the
-    run on SQLite says why each is not for it."""
-    return pytest.mark.skipif(_server() is None, reason=reason)
-
-
-def _server() -> str | None:
-    return os.environ.get("CANDOR_TEST_DATABASE_URL") or None
+from tests.support.workers import WorkerDatabase, postgres_server_url
 
 
 async def _admin(server: str, sql: str) -> None:
@@ -68,7 +49,7 @@ async def worker_template_url(tmp_path_factory: pytest.TempPathFactory) -> Async
     Alembic's env.py calls ``asyncio.run``, which cannot nest in the running test loop: the
     migration runs in a thread of its own.
     """
-    server = _server()
+    server = postgres_server_url()
     if server is None:
         path = tmp_path_factory.mktemp("worker-db") / "template.db"
         url = f"sqlite+aiosqlite:///{path}"
@@ -106,7 +87,7 @@ async def worker_database(
         await asyncio.to_thread(_copy_sqlite, Path(template.database), path)
         yield WorkerDatabase(url=f"sqlite+aiosqlite:///{path}", sqlite_path=path)
         return
-    server = _server()
+    server = postgres_server_url()
     assert server is not None
     name = f"candor_worker_{uuid.uuid4().hex[:12]}"
     await _admin(server, f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"')

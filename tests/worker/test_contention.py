@@ -14,11 +14,12 @@ from app.core.settings import Settings
 from app.main import create_app
 from app.sla.models import CheckState
 from app.submissions.models import Submission
-from tests.factories import make_caller
-from tests.worker.conftest import WorkerDatabase, on_postgresql
-from tests.worker.test_exactly_once import (
+from tests.support.factories import make_caller
+from tests.support.workers import (
     TIMEOUT,
+    WorkerDatabase,
     load_checks,
+    on_postgresql,
     seed_submissions,
     wait_until_waiting,
 )

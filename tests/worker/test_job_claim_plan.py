@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from app.worker import queue
 from app.worker.models import WorkerJob
-from tests.worker.conftest import on_postgresql
+from tests.support.workers import on_postgresql
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 

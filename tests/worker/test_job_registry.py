@@ -18,7 +18,7 @@ from app.worker import queue
 from app.worker.queue import RetryAfter, RetryPolicy
 from app.worker.registry import JobOutcome, Registry, SweepContext, UnknownKind
 from app.worker.runner import run_jobs
-from tests.worker.test_exactly_once import CANDOR
+from tests.support.workers import CANDOR
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 Sessions = async_sessionmaker[AsyncSession]

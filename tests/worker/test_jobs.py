@@ -36,15 +36,16 @@ from app.worker.loop import WorkerOptions, run_round
 from app.worker.models import JobState, WorkerJob
 from app.worker.registry import REGISTRY, JobOutcome
 from app.worker.runner import run_claimed, run_jobs
-from tests.worker import sample_jobs
-from tests.worker.conftest import WorkerDatabase, on_postgresql
-from tests.worker.test_exactly_once import (
+from tests.support.workers import (
     TIMEOUT,
-    _have_file_open,
+    WorkerDatabase,
     finish,
+    have_file_open,
+    on_postgresql,
     reap,
     wait_until_no_open_transaction,
 )
+from tests.worker import sample_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -190,7 +191,7 @@ async def wait_until_queued(
     deadline = loop.time() + TIMEOUT
     while True:
         if database.sqlite_path is not None:
-            if _have_file_open([p.pid for p in procs], database.sqlite_path):
+            if have_file_open([p.pid for p in procs], database.sqlite_path):
                 return
         elif int(await conn.scalar(PG_WAITING_ON_WORKER_JOB) or 0) >= len(procs):
             return

@@ -1,7 +1,7 @@
 """R-AV: the database goes away under load, and nothing is lost or dropped.
 
-A TCP proxy in front of the suite's PostgreSQL (tests/tcp_proxy.py; the shared server itself is
-never stopped) resets every connection through it and refuses new ones for a few seconds,
+A TCP proxy in front of the suite's PostgreSQL (tests/support/tcp_proxy.py; the shared server
+itself is never stopped) resets every connection through it and refuses new ones for a few seconds,
 while a real ``candor serve`` process takes a bounded write load from keep-alive HTTP clients,
 and, in the second test, while a real ``candor worker`` fires due checks. What must hold:
 
@@ -33,15 +33,16 @@ from sqlmodel import col
 
 from app.candidates.models import Candidate
 from app.sla.models import CheckKind, CheckState, SlaCheck
-from tests.factories import TEST_SECRET, make_caller
-from tests.logcapture import process_log
-from tests.serving import CANDOR, ROOT, free_port, process_env, serving
-from tests.tcp_proxy import TcpProxy
-from tests.worker.conftest import WorkerDatabase, on_postgresql
-from tests.worker.test_exactly_once import (
+from tests.support.factories import TEST_SECRET, make_caller
+from tests.support.logcapture import process_log
+from tests.support.serving import CANDOR, ROOT, free_port, process_env, serving
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.workers import (
+    WorkerDatabase,
     assert_fired_once,
     due_instant,
     load_checks,
+    on_postgresql,
     seed_submissions,
 )
 

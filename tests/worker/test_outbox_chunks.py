@@ -21,9 +21,9 @@ from app.messaging.models import (
     Promise,
     PromiseState,
 )
-from app.messaging.sendgrid_standin import SendGridStandIn
-from tests.factories import make_due_status_messages
-from tests.mailing import KEY
+from tests.support.factories import make_due_status_messages
+from tests.support.mailing import KEY
+from tools.sendgrid_standin import SendGridStandIn
 
 Sessions = async_sessionmaker[AsyncSession]
 #: A Tuesday, 16:00 UTC: the delivery slot of a candidate living in UTC (R-CAND-4).

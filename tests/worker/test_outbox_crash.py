@@ -45,10 +45,9 @@ from sqlmodel import col
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageState
 from app.messaging.outbox import MAX_REPEATED_PER_CRASH
-from app.messaging.sendgrid_standin import AcceptedMail, SendGridStandIn
-from tests.factories import make_due_status_messages
-from tests.worker.conftest import WorkerDatabase
-from tests.worker.test_exactly_once import TIMEOUT, WorkerRun, finish, reap
+from tests.support.factories import make_due_status_messages
+from tests.support.workers import TIMEOUT, WorkerDatabase, WorkerRun, finish, reap
+from tools.sendgrid_standin import AcceptedMail, SendGridStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 CANDOR = Path(sys.executable).with_name("candor")

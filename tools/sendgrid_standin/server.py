@@ -976,7 +976,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve in the foreground until SIGINT/SIGTERM, accepting the key in ``KEY_ENV``."""
     parser = argparse.ArgumentParser(
-        prog="python -m app.messaging.sendgrid_standin",
+        prog="python -m tools.sendgrid_standin",
         description="A local stand-in for SendGrid's v3 Mail Send API.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -1001,7 +1001,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from app.core import clock
-from tests.sla.helpers import Agency, at
+from tests.support.agency import Agency, at
 
 SENTINEL = "SENTINEL-internal-7c2d"
 NOTE_LINK = re.compile(r"write them a short note here: \S*/v1/portal/([A-Za-z0-9_-]+)")
@@ -122,3 +122,12 @@ async def the_note(client: httpx.AsyncClient, agency: Agency, interview_id: int)
     assert listed.status_code == 200, listed.text
     [note] = listed.json()["items"]
     return note
+
+
+async def allow_nudges(client: httpx.AsyncClient, agency: Agency, allowed: bool = True) -> None:
+    response = await client.patch(
+        f"/v1/clients/{agency.client_id}",
+        json={"allow_automated_nudges": allowed},
+        headers=agency.admin.headers,
+    )
+    assert response.status_code == 200, response.text

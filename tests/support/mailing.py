@@ -8,8 +8,8 @@ from typing import Any
 
 from app.core.settings import Settings
 from app.messaging.backends import SendGridBackend
-from app.messaging.sendgrid_standin import AcceptedMail, SendGridStandIn
-from tests.sla.helpers import worker_once
+from tests.support.agency import worker_once
+from tools.sendgrid_standin import AcceptedMail, SendGridStandIn
 
 KEY = "SG.test-key"
 

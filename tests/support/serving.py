@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.logcapture import process_log
+from tests.support.logcapture import process_log
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: The console script installed next to the interpreter running the tests (the project's venv).
 CANDOR = Path(sys.executable).with_name("candor")
 

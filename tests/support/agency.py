@@ -15,7 +15,7 @@ from app.core.database import make_sessionmaker
 from app.core.settings import Settings
 from app.messaging.backends import EmailBackend, FileBackend
 from app.worker.loop import WorkerOptions, run_round
-from tests.factories import Caller, make_caller
+from tests.support.factories import Caller, make_caller
 
 
 def at(text: str) -> datetime:
