@@ -70,7 +70,7 @@ def test_the_wheel_holds_the_app_and_no_stand_in_tools_or_tests(tmp_path: Path) 
         names = archive.namelist()
     roots = {name.split("/")[0] for name in names}
     assert roots == {"app", next(r for r in roots if r.endswith(".dist-info"))}
-    assert "app/messaging/backends.py" in names
+    assert "app/messaging/backends/sendgrid.py" in names
     assert any(name.startswith("app/messaging/templates/") for name in names)
     assert [name for name in names if "standin" in name.lower()] == []
 

@@ -7,8 +7,9 @@ locked rows instead of waiting on them. The lease is enforced by the server: the
 transaction runs with ``idle_in_transaction_session_timeout`` and ``statement_timeout`` set to
 the lease, so a worker that dies has its batch rolled back when its connection drops, and one
 that hangs loses its session (and its locks) once the lease has run out; either way the checks
-are still ``scheduled`` and the next worker fires them. Each check is written once per batch,
-and a batch costs a handful of round trips whatever its size (docs/decisions/0007).
+are still ``scheduled`` and the next worker fires them (``bound_by_lease``, the worker's one
+copy in ``app.worker.lease``). Each check is written once per batch, and a batch costs a
+handful of round trips whatever its size (docs/decisions/0007).
 
 **SQLite (and any caller of ``claim``/``fire``): claim, then fire fenced on the claim.** SQLite
 has one writer and no row locks, so a batch is claimed in a short transaction (``state=
@@ -16,15 +17,20 @@ has one writer and no row locks, so a batch is claimed in a short transaction (`
 still ``claimed`` with this worker's token. A worker whose lease ran out finds its token replaced
 and fires nothing; whoever claimed the check after the lease fires it.
 
+The claim state lives on the ``sla_check`` rows themselves, not on ``worker_job`` rows: why
+this tuned path does not go through ``app.worker.queue`` is decision 0070.
+
 Both paths share ``fire_checks``, which turns fired checks into recruiter tasks, events, the
-candidate's status message and client nudges.
+candidate's status message and client nudges; the tasks and events through the bulk forms of
+their domains' one way to write them (``app.tasks.recruiter:open_tasks``,
+``app.events.service:record_many``), ``COPY`` on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +58,7 @@ from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
 from app.clients.models import Client, Contact, ContactPolicy
 from app.core import bulk
-from app.events.models import Event
+from app.events.service import NewEvent, record_many
 from app.jobs.models import Job
 from app.messaging import nudges, outbox
 from app.messaging.models import Audience, Message, MessageKind, MessageState
@@ -62,6 +68,8 @@ from app.submissions import service as submissions
 from app.submissions.models import StageMoveCreate, Submission
 from app.submissions.states import FINAL, Stage
 from app.tasks.models import Task, TaskKind, TaskState
+from app.tasks.recruiter import NewTask, open_tasks
+from app.worker.lease import bound_by_lease
 
 DEFAULT_BATCH = 1000
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -140,19 +148,6 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
         return 0
     checks = select(*_CHECK_COLUMNS).where(col(SlaCheck.id).in_(mine)).subquery("fired")
     return await fire_checks(session, (await session.execute(_facts(checks))).all(), now=now)
-
-
-async def bound_by_lease(session: AsyncSession, lease: timedelta) -> None:
-    """PostgreSQL: this transaction, and each of its statements, ends after ``lease`` at most,
-    so a hung worker's locks are released and its checks fire elsewhere (``SET LOCAL``)."""
-    ms = str(max(int(lease.total_seconds() * 1000), 1))
-    await session.execute(
-        text(
-            "SELECT set_config('idle_in_transaction_session_timeout', :ms, true), "
-            "set_config('statement_timeout', :ms, true)"
-        ),
-        {"ms": ms},
-    )
 
 
 async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
@@ -244,7 +239,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
         return 0
     cals = await calendars.calendars_by_id(session, {row.calendar_id for row in rows})
     policy = await get_policy(session)
-    tasks: list[dict[str, Any]] = []
+    tasks: list[NewTask] = []
     to_close: list[int] = []
     promised = [row for row in rows if row.kind == CheckKind.promise.value]
     keeping, raised = await _promise_days(session, promised, cals, now)
@@ -259,30 +254,26 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
             if policy.auto_close_on_silence:
                 to_close.append(row.submission_id)
                 continue
-            tasks.append(_decide_task(row, now))
+            tasks.append(_decide_task(row))
         else:
-            tasks.append(_chase_task(row, cal, now))
-    writer = bulk.writer(session)
-    task_ids = await writer.insert_returning_ids(Task.__table__, tasks)  # type: ignore[attr-defined]
-    task_of = {task["check_id"]: task_id for task, task_id in zip(tasks, task_ids, strict=True)}
+            tasks.append(_chase_task(row, cal))
+    task_ids = await open_tasks(session, tasks, now=now)
+    task_of = {task.check_id: task_id for task, task_id in zip(tasks, task_ids, strict=True)}
     events = [
-        {
-            "occurred_at": now,
-            "actor_type": SYSTEM.actor_type,
-            "actor_id": None,
-            "action": "sla.check_fired",
-            "record_type": "submission",
-            "record_id": row.submission_id,
-            "data": {
+        NewEvent(
+            action="sla.check_fired",
+            record_type="submission",
+            record_id=row.submission_id,
+            data={
                 "check_id": row.id,
                 "kind": row.kind,
                 "due_at": row.due_at.isoformat(),
                 "task_id": task_of.get(row.id),
             },
-        }
+        )
         for row in rows
     ]
-    await writer.insert(Event.__table__, events)  # type: ignore[attr-defined]
+    await record_many(session, SYSTEM, events, occurred_at=now)
     # Each check also tells the candidate where they stand (R-SLA, R-CAND-2): no news yet.
     # Once per submission: after an outage or a late sync several of its checks fire in one
     # batch, and only the newest is news (R-CAND-4: one section, one promise per application).
@@ -311,7 +302,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
     # A chase also asks the job's contact for a decision by email, where allowed (R-CP-3).
     cadence = [row for row in rows if row.kind != CheckKind.promise.value]
     messages = updates + nudges.rows_for(cadence, now=now)
-    await writer.insert(Message.__table__, messages)  # type: ignore[attr-defined]
+    await bulk.writer(session).insert(Message.__table__, messages)  # type: ignore[attr-defined]
     for submission_id in to_close:
         await _close_on_silence(session, submission_id, now)
     return len(rows)
@@ -319,7 +310,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
 
 async def _promise_days(
     session: AsyncSession, rows: list[Any], cals: dict[int | None, bt.Calendar], now: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[NewTask]]:
     """R-CAND-1: promise checks whose day came with nothing newer sent about their application.
     Answers the status messages that keep the promises (a short, honest update, or for a
     submission closed without an email, that final message) and the chase tasks to open; a
@@ -354,7 +345,7 @@ async def _promise_days(
         ).scalars()
     )
     messages: list[dict[str, Any]] = []
-    tasks: list[dict[str, Any]] = []
+    tasks: list[NewTask] = []
     seen: set[int] = set()
     for row in sorted(rows, key=lambda r: (r.due_at, r.id), reverse=True):
         if row.submission_id in on_the_way or row.submission_id in seen:
@@ -369,13 +360,16 @@ async def _promise_days(
         messages.append(_update_row(row, MessageKind.promise_update, now))
         if row.submission_id in open_tasks:
             continue
-        task = _chase_task(row, cals.get(row.calendar_id, cals[None]), now)
-        task["title"] = f"Candidate promised news today on submission {row.submission_id}"
-        task["detail"] = (
-            "The candidate was promised news today and nothing newer was sent, so Candor sent "
-            "a short update with a new date. Find out where this stands. " + task["detail"]
-        )[:2000]
-        tasks.append(task)
+        task = _chase_task(row, cals.get(row.calendar_id, cals[None]))
+        tasks.append(
+            replace(
+                task,
+                title=f"Candidate promised news today on submission {row.submission_id}",
+                detail="The candidate was promised news today and nothing newer was sent, so "
+                "Candor sent a short update with a new date. Find out where this stands. "
+                + task.detail,
+            )
+        )
     for row in rows:
         if row.submission_id in seen and row.submission_id in open_tasks:
             await _raise_tasks(session, row.submission_id, now)
@@ -412,7 +406,7 @@ def _update_row(row: Any, kind: MessageKind, now: datetime) -> dict[str, Any]:
     ) | {"created_at": now, "updated_at": now}
 
 
-def _chase_task(row: Any, cal: bt.Calendar, now: datetime) -> dict[str, Any]:
+def _chase_task(row: Any, cal: bt.Calendar) -> NewTask:
     """R-SLA: chase the job's primary contact, with the next call window (R-CALL). A contact who
     must not be contacted, or asked not to be chased, is never named in a task (R-CP-2, R-CP-3)."""
     contact_id = row.primary_contact_id
@@ -425,43 +419,33 @@ def _chase_task(row: Any, cal: bt.Calendar, now: datetime) -> dict[str, Any]:
         contact_id = None
     else:
         window = bt.next_call_window(cal, row.due_at, time_zone=row.time_zone)
-    return {
-        "kind": TaskKind.chase.value,
-        "state": TaskState.open.value,
-        "assignee_id": row.owner_id,
-        "submission_id": row.submission_id,
-        "check_id": row.id,
-        "contact_id": contact_id,
-        "title": f"Chase the client on submission {row.submission_id}",
-        "detail": detail,
-        "due_at": row.due_at,
-        "breach_at": row.breach_at,
-        "call_window_start_at": window[0] if window else None,
-        "call_window_end_at": window[1] if window else None,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return NewTask(
+        kind=TaskKind.chase,
+        assignee_id=row.owner_id,
+        submission_id=row.submission_id,
+        check_id=row.id,
+        contact_id=contact_id,
+        title=f"Chase the client on submission {row.submission_id}",
+        detail=detail,
+        due_at=row.due_at,
+        breach_at=row.breach_at,
+        call_window=window,
+    )
 
 
-def _decide_task(row: Any, now: datetime) -> dict[str, Any]:
+def _decide_task(row: Any) -> NewTask:
     """R-SLA-4: after silence, the owner decides: keep waiting, or close."""
-    return {
-        "kind": TaskKind.decide.value,
-        "state": TaskState.open.value,
-        "assignee_id": row.owner_id,
-        "submission_id": row.submission_id,
-        "check_id": row.id,
-        "contact_id": None,
-        "title": f"Decide on submission {row.submission_id}: keep waiting or close",
-        "detail": "No feedback since the first check. Keep waiting schedules one more check; "
+    return NewTask(
+        kind=TaskKind.decide,
+        assignee_id=row.owner_id,
+        submission_id=row.submission_id,
+        check_id=row.id,
+        title=f"Decide on submission {row.submission_id}: keep waiting or close",
+        detail="No feedback since the first check. Keep waiting schedules one more check; "
         "closing tells the candidate kindly.",
-        "due_at": row.due_at,
-        "breach_at": row.breach_at,
-        "call_window_start_at": None,
-        "call_window_end_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
+        due_at=row.due_at,
+        breach_at=row.breach_at,
+    )
 
 
 async def _close_on_silence(session: AsyncSession, submission_id: int, now: datetime) -> None:

@@ -3,11 +3,18 @@
 One place, so every such task is made the same way: assigned to the submission's owner, due now,
 breached a business day later on the agency's default calendar (R-BT: recruiter tasks use it),
 and never twice while one is still open for the same submission.
+
+Every task another domain opens is made by ``open_task`` (one, as an ORM row) or ``open_tasks``
+(many at once, the SLA sweep's batches: ``COPY`` on PostgreSQL, ``app.core.bulk``); both take
+the columns from ``NewTask.columns``, so a new task column has one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +22,7 @@ from sqlmodel import col
 
 from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
+from app.core import bulk
 from app.submissions.models import Submission
 from app.tasks.models import Task, TaskKind, TaskState
 
@@ -51,6 +59,40 @@ async def open_fix_address_task(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """An open task to write: what ``open_task`` makes one of and ``open_tasks`` many of."""
+
+    kind: TaskKind
+    assignee_id: int
+    submission_id: int | None
+    title: str
+    detail: str
+    due_at: datetime
+    breach_at: datetime
+    contact_id: int | None = None
+    check_id: int | None = None  # the SLA check it chases (R-SLA), if any
+    call_window: tuple[datetime, datetime] | None = None  # R-CALL
+
+    def columns(self) -> dict[str, Any]:
+        """The task's columns, without its id and timestamps (an open task, text bounded)."""
+        start, end = self.call_window or (None, None)
+        return {
+            "kind": self.kind,
+            "state": TaskState.open,
+            "assignee_id": self.assignee_id,
+            "submission_id": self.submission_id,
+            "check_id": self.check_id,
+            "contact_id": self.contact_id,
+            "title": self.title[:300],
+            "detail": self.detail[:2000],
+            "due_at": self.due_at,
+            "breach_at": self.breach_at,
+            "call_window_start_at": start,
+            "call_window_end_at": end,
+        }
+
+
 async def open_task(
     session: AsyncSession,
     *,
@@ -64,20 +106,39 @@ async def open_task(
     contact_id: int | None = None,
 ) -> Task:
     """A task for a recruiter from another domain (review, pass on, feedback request)."""
-    task = Task(
+    new = NewTask(
         kind=kind,
-        state=TaskState.open,
         assignee_id=assignee_id,
         submission_id=submission_id,
         contact_id=contact_id,
-        title=title[:300],
-        detail=detail[:2000],
+        title=title,
+        detail=detail,
         due_at=due_at,
         breach_at=breach_at,
     )
+    task = Task(**new.columns())
     session.add(task)
     await session.flush()
     return task
+
+
+async def open_tasks(
+    session: AsyncSession, tasks: Sequence[NewTask], *, now: datetime
+) -> list[int]:
+    """Many tasks at once, in the caller's transaction (``COPY`` on PostgreSQL); answers their
+    ids in the order of ``tasks``. Nothing is loaded into the session."""
+    rows = [
+        new.columns()
+        | {
+            "kind": new.kind.value,
+            "state": TaskState.open.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for new in tasks
+    ]
+    writer = bulk.writer(session)
+    return await writer.insert_returning_ids(Task.__table__, rows)  # type: ignore[attr-defined]
 
 
 async def open_pass_on_task(

@@ -1,9 +1,11 @@
 """The worker: claims due work, runs it, never loses it.
 
-Each round runs every job — fire due SLA checks, then deliver what the outbox may send — until
-nothing is due, then sleeps a poll interval with jitter. An idle round costs one index probe
-per job. SIGTERM/SIGINT finish the current batch and exit cleanly; a worker killed outright loses
-nothing either — its claims expire and another worker takes them up (app/sla/sweep.py).
+Each round runs what the domains registered (``app/<domain>/background.py``, decision 0050):
+due jobs, then the sweepers in their order — fire due SLA checks (``sla.fire_due``), then
+deliver what the outboxes may send (``messaging.deliver``, ``messaging.deliver_contacts``) —
+until nothing is due, then sleeps a poll interval with jitter. An idle round costs one index
+probe per kind. SIGTERM/SIGINT finish the current batch and exit cleanly; a worker killed
+outright loses nothing either — its claims expire and another worker takes them up.
 
 A worker that loses the database (R-AV) rolls back the unit of work it was in — a batch of
 checks fires in one transaction, an email's outcome is written under its claim — and tries the
@@ -29,20 +31,23 @@ from app.core.database import make_engine, make_sessionmaker
 from app.core.errors import is_unavailable
 from app.core.logs import install_log_hygiene
 from app.core.settings import Settings
-from app.messaging import contact_outbox, outbox
 from app.messaging.backends import EmailBackend, make_backend
-from app.sla import sweep
 from app.worker import registry
+from app.worker.queue import DEFAULT_LEASE
 from app.worker.runner import run_jobs
 
 log = logging.getLogger("candor.worker")
 Sessions = async_sessionmaker[AsyncSession]
+#: Tallies sweepers report into (``@sweeper(..., counts_as=...)``); ``--once`` prints them.
+CHECKS_FIRED = "checks_fired"
+EMAILS_SENT = "emails_sent"
+SWEEP_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    batch: int = sweep.DEFAULT_BATCH
-    lease: timedelta = sweep.DEFAULT_LEASE
+    batch: int = SWEEP_BATCH  # the sweepers' batch (the SLA sweep's checks per transaction)
+    lease: timedelta = DEFAULT_LEASE
     poll_interval: float = 2.0
     only: frozenset[str] | None = None  # registered kinds to run (``--only``); None: everything
     #: R-AV: the first wait after losing the database, doubled per failed round up to the cap.
@@ -63,7 +68,7 @@ def backoff(failures: int, *, start: float, cap: float) -> float:
 class RoundResult:
     checks_fired: int
     emails_sent: int
-    jobs_run: int = 0
+    jobs_run: int = 0  # jobs, and the items of sweepers that count as neither
 
     @property
     def work(self) -> int:
@@ -78,42 +83,23 @@ async def run_round(
     settings: Settings,
     backend: EmailBackend,
 ) -> RoundResult:
-    """Everything due at ``now``: checks first (they write status messages), then the outbox,
-    then the registered jobs and sweepers (app/worker/registry.py); with ``only``, just those."""
-    if options.only is not None:
-        return RoundResult(0, 0, jobs_run=await _registered(sessionmaker, now, options))
-    fired = await sweep.run_due(sessionmaker, now=now, batch=options.batch, lease=options.lease)
-    if fired.fired:
-        log.info("fired %d checks (claimed %d)", fired.fired, fired.claimed)
-    mail = await outbox.drain(
-        sessionmaker, now=now, backend=backend, settings=settings, lease=options.lease
-    )
-    mail.add(
-        await contact_outbox.drain(
-            sessionmaker, now=now, backend=backend, settings=settings, lease=options.lease
-        )
-    )
-    if mail.sent_emails or mail.held or mail.refused or mail.retried or mail.failed:
-        log.info(
-            "emails: %d sent (%d messages), %d held, %d refused, %d to retry, %d failed",
-            mail.sent_emails,
-            mail.messages_sent,
-            mail.held,
-            mail.refused,
-            mail.retried,
-            mail.failed,
-        )
-    return RoundResult(
-        checks_fired=fired.fired,
-        emails_sent=mail.sent_emails,
-        jobs_run=await _registered(sessionmaker, now, options),
-    )
-
-
-async def _registered(sessionmaker: Sessions, now: datetime, options: WorkerOptions) -> int:
+    """Everything due at ``now`` that is registered (app/worker/registry.py), or with ``only``
+    just those kinds: the due jobs, then the sweepers in their order (the SLA sweep before the
+    outbox drains it feeds). The loop names none of them."""
     registry.discover()
-    done = await run_jobs(sessionmaker, now=now, lease=options.lease, only=options.only)
-    return done.work
+    done = await run_jobs(
+        sessionmaker,
+        now=now,
+        lease=options.lease,
+        only=options.only,
+        sweep_batch=options.batch,
+        settings=settings,
+        backend=backend,
+    )
+    checks, emails = done.tally(CHECKS_FIRED), done.tally(EMAILS_SENT)
+    return RoundResult(
+        checks_fired=checks, emails_sent=emails, jobs_run=done.work - sum(done.tallies.values())
+    )
 
 
 async def run(

@@ -9,8 +9,11 @@ A domain declares its work in ``app/<domain>/background.py`` (imported by ``disc
   returns quietly when one is gone (the change that called for it may have been undone since).
   It never commits: the worker commits its writes together with the job's completion.
 - a **sweeper** is set-based work the worker calls once per round with a ``SweepContext``
-  (``@sweeper("sla.fire_due")``): a tuned batch path that claims its own rows, returning how
-  many items it did.
+  (``@sweeper("sla.fire_due", order=10)``): a tuned batch path that claims its own rows,
+  returning how many items it did. Sweepers run in ``order`` (lower first, then by kind), so a
+  domain whose work feeds another's runs before it (the SLA sweep writes the status messages
+  the outbox drain delivers). ``counts_as`` names the round's tally the items add to
+  (``checks_fired``, ``emails_sent``: what ``candor worker --once`` prints).
 
 The metrics of every kind pass through one ``JobMetrics`` (``LoggingMetrics`` by default): the
 place to hang Prometheus or StatsD counters. It is told kinds, outcomes and durations only,
@@ -27,11 +30,15 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.worker.queue import RetryPolicy
+
+if TYPE_CHECKING:
+    from app.core.settings import Settings
+    from app.messaging.backends import EmailBackend
 
 log = logging.getLogger("candor.worker.jobs")
 
@@ -42,12 +49,15 @@ JobHandler = Callable[..., Awaitable[None]]
 @dataclass(frozen=True, slots=True)
 class SweepContext:
     """What a sweeper gets each round: its own sessions (one per unit of work), the instant it
-    acts at, the lease its claims should use and the batch size it should take."""
+    acts at, the lease its claims should use and the batch size it should take; and the
+    worker's settings and email backend, where the worker has them (``candor worker``)."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
     now: datetime
     lease: timedelta
     batch: int
+    settings: Settings | None = None
+    backend: EmailBackend | None = None
 
 
 SweepHandler = Callable[[SweepContext], Awaitable[int]]
@@ -66,6 +76,8 @@ class JobSpec:
 class SweeperSpec:
     kind: str
     handler: SweepHandler
+    order: int = 100
+    counts_as: str | None = None
 
 
 class UnknownKind(ValueError):
@@ -102,12 +114,17 @@ class Registry:
 
         return register
 
-    def sweeper(self, kind: str) -> Callable[[S], S]:
-        """Register set-based work called once per worker round under ``kind``."""
+    def sweeper(
+        self, kind: str, *, order: int = 100, counts_as: str | None = None
+    ) -> Callable[[S], S]:
+        """Register set-based work called once per worker round under ``kind``, in ``order``
+        among the sweepers (lower first)."""
 
         def register(handler: S) -> S:
             self._check_new(kind)
-            self.sweepers[kind] = SweeperSpec(kind=kind, handler=handler)
+            self.sweepers[kind] = SweeperSpec(
+                kind=kind, handler=handler, order=order, counts_as=counts_as
+            )
             return handler
 
         return register
@@ -117,15 +134,17 @@ class Registry:
 
     def select(self, only: Collection[str] | None) -> tuple[list[JobSpec], list[SweeperSpec]]:
         """The jobs and sweepers a worker runs: all, or the ``only`` ones (all of which must
-        be registered, so a typo in a deployment fails at start instead of idling)."""
+        be registered, so a typo in a deployment fails at start instead of idling). Sweepers
+        come in their ``order``."""
+        sweepers = sorted(self.sweepers.values(), key=lambda spec: (spec.order, spec.kind))
         if only is None:
-            return list(self.jobs.values()), list(self.sweepers.values())
+            return list(self.jobs.values()), sweepers
         unknown = set(only) - self.kinds()
         if unknown:
             raise UnknownKind(unknown, self.kinds())
         return (
             [spec for kind, spec in self.jobs.items() if kind in only],
-            [spec for kind, spec in self.sweepers.items() if kind in only],
+            [spec for spec in sweepers if spec.kind in only],
         )
 
 

@@ -15,10 +15,12 @@ import time
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.worker import queue
+from app.worker.lease import lease_ms
 from app.worker.queue import DEFAULT_BATCH, DEFAULT_LEASE, ClaimedJob
 from app.worker.registry import (
     REGISTRY,
@@ -30,16 +32,25 @@ from app.worker.registry import (
     SweepContext,
 )
 
+if TYPE_CHECKING:
+    from app.core.settings import Settings
+    from app.messaging.backends import EmailBackend
+
 log = logging.getLogger("candor.worker.jobs")
 _rng = random.Random()  # noqa: S311 - jitter, not secrecy
 
 
 @dataclass(slots=True)
 class JobsRound:
-    """What one round did, per outcome; ``swept`` counts the items sweepers reported."""
+    """What one round did, per outcome; ``swept`` counts the items sweepers reported, and
+    ``tallies`` those of sweepers that declared a ``counts_as``, per tally."""
 
     outcomes: dict[JobOutcome, int] = field(default_factory=dict)
     swept: int = 0
+    tallies: dict[str, int] = field(default_factory=dict)
+
+    def tally(self, name: str) -> int:
+        return self.tallies.get(name, 0)
 
     def count(self, outcome: JobOutcome) -> int:
         return self.outcomes.get(outcome, 0)
@@ -129,7 +140,7 @@ async def one_connection(
     async with bind.connect() as conn:
         bounded = conn.dialect.name == "postgresql"
         if bounded:
-            ms = max(int(lease.total_seconds() * 1000), 1)
+            ms = lease_ms(lease)
             await conn.exec_driver_sql(f"SET statement_timeout = {ms}")
             await conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {ms}")
             await conn.commit()
@@ -152,8 +163,13 @@ async def run_jobs(
     only: Collection[str] | None = None,
     registry: Registry = REGISTRY,
     metrics: JobMetrics | None = None,
+    sweep_batch: int | None = None,
+    settings: Settings | None = None,
+    backend: EmailBackend | None = None,
 ) -> JobsRound:
-    """Everything registered (or the ``only`` kinds) that is due at ``now``, once."""
+    """Everything registered (or the ``only`` kinds) that is due at ``now``, once: the jobs
+    in claims of ``batch``, then the sweepers in their order, each told ``sweep_batch``
+    (default ``batch``), the worker's ``settings`` and its email ``backend``."""
     jobs, sweepers = registry.select(only)
     metrics = metrics or LoggingMetrics()
     done = JobsRound()
@@ -164,8 +180,17 @@ async def run_jobs(
     for sweep in sweepers:
         started = time.perf_counter()
         items = await sweep.handler(
-            SweepContext(sessionmaker=sessionmaker, now=now, lease=lease, batch=batch)
+            SweepContext(
+                sessionmaker=sessionmaker,
+                now=now,
+                lease=lease,
+                batch=batch if sweep_batch is None else sweep_batch,
+                settings=settings,
+                backend=backend,
+            )
         )
         metrics.sweeper_finished(sweep.kind, items, time.perf_counter() - started)
         done.swept += items
+        if sweep.counts_as is not None:
+            done.tallies[sweep.counts_as] = done.tally(sweep.counts_as) + items
     return done

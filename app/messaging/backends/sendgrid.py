@@ -1,114 +1,20 @@
-"""Delivery backends, chosen by ``CANDOR_EMAIL_BACKEND``: console and file for development,
-SendGrid (payloads built by the real ``sendgrid`` library, posted with ``aiohttp``) for
-production and for tests against the local stand-in. Each email carries Candor's message id as
-its only custom arg: it finds duplicates and joins provider events to messages, and it is not
-personal data (R-PV)."""
+"""SendGrid's v3 Mail Send (payloads built by the real ``sendgrid`` library, posted with
+``aiohttp``): production, and tests against the local stand-in."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
-from app.core.models import line_safe
-from app.core.settings import Settings
-
-log = logging.getLogger("candor.email")
-
-CUSTOM_ARG = "candor_message_id"
-#: Emails a backend may have in flight at once (the outbox sends a batch concurrently).
-MAX_IN_FLIGHT = 16
-
-
-#: The fields of an email that become header lines (everything but the bodies).
-HEADER_FIELDS = ("to", "subject", "from_email", "from_name", "reply_to")
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingEmail:
-    """One email as every backend gets it. Its header fields are made single-line here, the one
-    place every email passes, whatever the backend: input is validated, but a name or a job title
-    stored before that (or written by an import) must still never add a header line (R-IN)."""
-
-    message_id: int
-    to: str
-    subject: str
-    text: str
-    html: str
-    from_email: str
-    from_name: str
-    cc: tuple[str, ...] = ()
-    reply_to: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in HEADER_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, line_safe(value).strip())
-        object.__setattr__(self, "cc", tuple(line_safe(a).strip() for a in self.cc))
-
-
-class TransientFailure(Exception):
-    """Worth retrying later (429, 5xx, timeouts); ``retry_after`` in seconds if the provider
-    said so."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class PermanentFailure(Exception):
-    """The provider will never accept this email as it is (4xx other than 429)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class EmailBackend(Protocol):
-    async def send(self, email: OutgoingEmail) -> str:
-        """Deliver; answer the provider's message id, or raise a Transient/PermanentFailure."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections (the worker calls it on the way out)."""
-        ...
-
-
-class ConsoleBackend:
-    """Development: prints each email (the demo's default)."""
-
-    async def send(self, email: OutgoingEmail) -> str:
-        print(
-            f"\n--- email {email.message_id} to {email.to}: {email.subject}\n{email.text}\n---",
-            flush=True,
-        )
-        return f"console-{email.message_id}"
-
-    async def aclose(self) -> None:
-        return None
-
-
-class FileBackend:
-    """Development and tests: each email as one JSON file in a folder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    async def send(self, email: OutgoingEmail) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"message-{email.message_id}.json"
-        await asyncio.to_thread(path.write_text, json.dumps(asdict(email), indent=2), "utf-8")
-        return f"file-{email.message_id}"
-
-    async def aclose(self) -> None:
-        return None
+from app.messaging.backends.base import (
+    CUSTOM_ARG,
+    MAX_IN_FLIGHT,
+    OutgoingEmail,
+    PermanentFailure,
+    TransientFailure,
+)
 
 
 class SendGridBackend:
@@ -221,16 +127,3 @@ def _first_error(body: bytes | str | None) -> str:
         return str(data["errors"][0]["message"])[:300]
     except (ValueError, KeyError, IndexError, TypeError):
         return "refused"
-
-
-def make_backend(settings: Settings) -> EmailBackend:
-    if settings.email_backend == "file":
-        return FileBackend(Path(settings.email_folder))
-    if settings.email_backend == "sendgrid":
-        return SendGridBackend(
-            api_key=settings.sendgrid_api_key.get_secret_value(),
-            base_url=settings.sendgrid_base_url,
-            sandbox=settings.sendgrid_sandbox,
-            timeout=settings.sendgrid_timeout_seconds,
-        )
-    return ConsoleBackend()
