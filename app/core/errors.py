@@ -205,7 +205,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI answers 400 for a JSON body it could not read other than a syntax error (bytes
         # that are not UTF-8, nesting deeper than the parser goes): for the caller that is the
         # same mistake as malformed JSON, so it gets the same 422 naming the body (R-IN).
-        log.info("unreadable body on %s %s", request.method, request.url.path)
+        log.info("unreadable body on %s %s", request.method, redact_path(request.url.path))
         unreadable = FieldError(field="body", message="The body is not readable UTF-8 JSON.")
         return _invalid(request, [unreadable])
     headers = getattr(exc, "headers", None)

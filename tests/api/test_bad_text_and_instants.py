@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.models import DATE_RANGE, INSTANT_RANGE, MULTI_LINE_PATTERN
+from app.core.models import DATE_RANGE, INSTANT_RANGE, MULTI_LINE_PATTERN, TIME_ZONE_FORMAT
 from tests.api.test_bad_input import _problem
 from tests.support.database import row_counts
 from tests.support.factories import Caller
@@ -104,7 +104,13 @@ def test_every_string_field_declares_its_rule_in_the_schema__R_IN(op: Operation)
     app/core/models.py, or a format), so clients and fuzzers know the rule too."""
     assert op.body_model is not None
     for field in string_fields(op.body_model):
-        assert field.pattern or field.format in {"email", "date", "date-time", "time"}, field
+        assert field.pattern or field.format in {
+            "email",
+            "date",
+            "date-time",
+            "time",
+            TIME_ZONE_FORMAT,
+        }, field
 
 
 @pytest.mark.parametrize("op", WRITES, ids=str)
