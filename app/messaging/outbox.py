@@ -558,6 +558,27 @@ async def take(session: AsyncSession, *, ids: list[int], token: str, now: dateti
     return sorted((Taken(*row) for row in held.tuples().all()), key=lambda m: m.id)
 
 
+#: The advisory-lock class of "one candidate's emails of the day" (R-CAND-4); the second key is
+#: the candidate's id. No other lock of Candor's uses this class.
+CANDIDATE_DAY_LOCK = 0x43414E44  # "CAND"
+
+
+async def one_sender_per_candidate(session: AsyncSession, candidate_ids: set[int]) -> None:
+    """R-CAND-4 with several workers: a claim skips rows another worker's claim is locking, so
+    two workers may each hold part of one candidate's due messages. On PostgreSQL each chunk
+    takes a transaction-level lock per candidate, in id order (two chunks never deadlock),
+    before it reads what was sent today: the second chunk waits for the first one's commit and
+    then sees its email, so its messages wait for the next day's slot. SQLite has one writer,
+    so its chunks are serial already."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql" or not candidate_ids:
+        return
+    await connection.execute(
+        text("SELECT pg_advisory_xact_lock(:lock, c) FROM unnest(CAST(:ids AS integer[])) AS c"),
+        {"lock": CANDIDATE_DAY_LOCK, "ids": sorted(candidate_ids)},
+    )
+
+
 async def save(session: AsyncSession, messages: list[Taken]) -> None:
     """Write what the drain decided, one executemany per set of changed columns (usually one:
     every message sent). Each message also gives its claim up."""
@@ -656,6 +677,7 @@ async def process(
     messages = await take(session, ids=ids, token=token, now=now)
     if not messages:
         return result
+    await one_sender_per_candidate(session, {m.candidate_id for m in messages if m.candidate_id})
     ctx = await load_context(session, {m.submission_id for m in messages if m.submission_id})
     events: list[dict[str, Any]] = []
     sendable: dict[int, list[Taken]] = defaultdict(list)
