@@ -59,6 +59,7 @@ from app.portal.models import CandidateLink
 from app.worker.loop import WorkerOptions
 from app.worker.loop import run as run_worker
 from tests.conftest import migrate
+from tests.support import logcapture
 
 if os.environ.get("CANDOR_TEST_DATABASE_URL"):
     pytest.skip(
@@ -302,6 +303,21 @@ def test_service_agrees_with_its_document__R_IN(case: Any, role: str, agency: Ag
         # the body with the path). So a body carries the path's, as a client's would.
         # A new dict: generated bodies may be shared between cases.
         case.body = {**body, "external_id": case.path_parameters["external_id"]}
+    # Configured: the ASGI client puts a drawn path value into the URL as it is, so a literal
+    # "%0D" in an external id reached the server as a carriage return (a 422 on valid data).
+    # A client must percent-encode "%" in a path segment; so does this test.
+    case.path_parameters = {
+        name: value.replace("%", "%25") if isinstance(value, str) else value
+        for name, value in (case.path_parameters or {}).items()
+    }
+    logcapture.REMEMBERING["on"] = False
+    try:
+        _call(case, agency, role)
+    finally:
+        logcapture.REMEMBERING["on"] = True
+
+
+def _call(case: Any, agency: Agency, role: str) -> None:
     case.call_and_validate(
         headers=agency.headers[role],
         excluded_checks=[positive_data_acceptance],
