@@ -33,8 +33,14 @@ from app.core.logs import install_log_hygiene
 from app.core.settings import Settings
 from app.messaging.backends import EmailBackend, make_backend
 from app.worker import registry
-from app.worker.queue import DEFAULT_LEASE
+from app.worker.queue import DEFAULT_LEASE, RetryPolicy
 from app.worker.runner import run_jobs
+
+_rng = random.Random()  # noqa: S311 - jitter, not secrecy
+#: R-AV: how a round that lost the database is retried (the queue's one backoff).
+OUTAGE_RETRY = RetryPolicy(
+    max_attempts=8, base=timedelta(seconds=0.5), max_delay=timedelta(seconds=30)
+)
 
 log = logging.getLogger("candor.worker")
 Sessions = async_sessionmaker[AsyncSession]
@@ -50,18 +56,10 @@ class WorkerOptions:
     lease: timedelta = DEFAULT_LEASE
     poll_interval: float = 2.0
     only: frozenset[str] | None = None  # registered kinds to run (``--only``); None: everything
-    #: R-AV: the first wait after losing the database, doubled per failed round up to the cap.
-    backoff_start: float = 0.5
-    backoff_cap: float = 30.0
-    #: With ``--once``: consecutive failed rounds before giving up (about two minutes of waits).
-    once_attempts: int = 8
-
-
-def backoff(failures: int, *, start: float, cap: float) -> float:
-    """Seconds to wait after the ``failures``-th failed round in a row: exponential, capped,
-    with jitter so workers that lost the same server do not all come back in one instant."""
-    base = min(cap, start * 2.0 ** (failures - 1))
-    return base * (0.5 + random.random())  # noqa: S311 - jitter, not security
+    #: R-AV: the wait after each failed round while the database is away (0.5 s doubling to
+    #: 30 s, with jitter: the queue's one backoff), and with ``--once`` the rounds tried before
+    #: giving up (about a minute of waits).
+    outage_retry: RetryPolicy = OUTAGE_RETRY
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +125,11 @@ async def run(
                     backend=backend,
                 )
             except Exception as exc:
-                if not is_unavailable(exc) or (once and failures + 1 >= options.once_attempts):
+                retry = options.outage_retry
+                if not is_unavailable(exc) or (once and failures + 1 >= retry.max_attempts):
                     raise
                 failures += 1
-                delay = backoff(failures, start=options.backoff_start, cap=options.backoff_cap)
+                delay = retry.delay(failures, rng=_rng).total_seconds()
                 # By type only: a driver's message may quote the values of the failed statement.
                 log.warning(
                     "database unavailable (%s); round %d failed, retrying in %.1f s",
