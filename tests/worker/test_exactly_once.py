@@ -72,8 +72,11 @@ class TestConcurrentWorkersFireEachCheckOnce:
         procs: list[asyncio.subprocess.Process] = []
         try:
             async with claims_held(worker_engine) as lock:
+                # Small batches hand SQLite's one write lock over 100 times: at batch 50 one or two
+                # workers, polling the lock between their own batches, often fired everything
+                # while the others slept in the busy handler (one worker fired all 2,000 once).
                 for _ in range(4):
-                    procs.append(await start_worker(worker_database, at, batch=50))
+                    procs.append(await start_worker(worker_database, at, batch=20))
                 await wait_until_queued(lock, procs, worker_database)
             runs = await asyncio.gather(*(finish(proc) for proc in procs))
         finally:
