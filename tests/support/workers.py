@@ -253,26 +253,28 @@ async def reap(procs: Sequence[asyncio.subprocess.Process]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def claims_held(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """Hold the lock every claim needs, so workers started meanwhile queue at their first claim
-    and all race from the moment it is released, however long each took to start."""
+async def claims_held(
+    engine: AsyncEngine, *, table: str = "sla_check"
+) -> AsyncIterator[AsyncConnection]:
+    """Hold the lock every claim on ``table`` needs, so workers started meanwhile queue at their
+    first claim and all race from the moment it is released, however long each took to start."""
     async with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             # Any write takes SQLite's single write lock, even one that matches no row.
-            await conn.exec_driver_sql("UPDATE sla_check SET claims = claims WHERE 0")
+            await conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE 0")  # noqa: S608
         else:
-            await conn.exec_driver_sql("LOCK TABLE sla_check IN EXCLUSIVE MODE")
+            await conn.exec_driver_sql(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
         try:
             yield conn
         finally:
             await conn.rollback()
 
 
-#: Sessions of this database waiting for a lock on ``sla_check`` (every claim takes one).
-PG_WAITING_ON_SLA_CHECK = text(
+#: Sessions of this database waiting for a lock on the table (every claim takes one).
+PG_WAITING_ON_TABLE = text(
     "SELECT count(DISTINCT pid) FROM pg_locks"
     " WHERE locktype = 'relation' AND NOT granted"
-    " AND relation = 'sla_check'::regclass"
+    " AND relation = CAST(:table AS regclass)"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
@@ -293,21 +295,28 @@ def have_file_open(pids: Sequence[int], path: Path) -> bool:
 
 
 async def _all_queued(
-    conn: AsyncConnection, procs: Sequence[asyncio.subprocess.Process], database: WorkerDatabase
+    conn: AsyncConnection,
+    procs: Sequence[asyncio.subprocess.Process],
+    database: WorkerDatabase,
+    table: str,
 ) -> bool:
     if database.sqlite_path is not None:
         return have_file_open([p.pid for p in procs], database.sqlite_path)
-    waiting = await conn.scalar(PG_WAITING_ON_SLA_CHECK)
+    waiting = await conn.scalar(PG_WAITING_ON_TABLE, {"table": table})
     return int(waiting or 0) >= len(procs)
 
 
 async def wait_until_queued(
-    conn: AsyncConnection, procs: Sequence[asyncio.subprocess.Process], database: WorkerDatabase
+    conn: AsyncConnection,
+    procs: Sequence[asyncio.subprocess.Process],
+    database: WorkerDatabase,
+    *,
+    table: str = "sla_check",
 ) -> None:
-    """Poll a real condition (every worker waits on the lock) until it holds."""
+    """Poll a real condition (every worker waits on the lock on ``table``) until it holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TIMEOUT
-    while not await _all_queued(conn, procs, database):
+    while not await _all_queued(conn, procs, database, table):
         exited = [p.pid for p in procs if p.returncode is not None]
         assert not exited, f"workers {exited} exited before the start line opened"
         assert loop.time() < deadline, "the workers never reached their first claim"

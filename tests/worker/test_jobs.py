@@ -16,14 +16,14 @@ import random
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.database import SessionDep, make_engine, make_sessionmaker
 from app.core.errors import Conflict
@@ -39,11 +39,12 @@ from app.worker.runner import run_claimed, run_jobs
 from tests.support.workers import (
     TIMEOUT,
     WorkerDatabase,
+    claims_held,
     finish,
-    have_file_open,
     on_postgresql,
     reap,
     wait_until_no_open_transaction,
+    wait_until_queued,
 )
 from tests.worker import sample_jobs
 
@@ -161,45 +162,6 @@ async def start_job_worker(
     )
 
 
-PG_WAITING_ON_WORKER_JOB = text(
-    "SELECT count(DISTINCT pid) FROM pg_locks"
-    " WHERE locktype = 'relation' AND NOT granted"
-    " AND relation = 'worker_job'::regclass"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
-
-
-@contextlib.asynccontextmanager
-async def claims_held(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """Hold the lock every claim needs, so workers started meanwhile all race from its release."""
-    async with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            await conn.exec_driver_sql("UPDATE worker_job SET attempts = attempts WHERE 0")
-        else:
-            await conn.exec_driver_sql("LOCK TABLE worker_job IN EXCLUSIVE MODE")
-        try:
-            yield conn
-        finally:
-            await conn.rollback()
-
-
-async def wait_until_queued(
-    conn: AsyncConnection, procs: Sequence[asyncio.subprocess.Process], database: WorkerDatabase
-) -> None:
-    """Poll a real condition (every worker waits on the held lock) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while True:
-        if database.sqlite_path is not None:
-            if have_file_open([p.pid for p in procs], database.sqlite_path):
-                return
-        elif int(await conn.scalar(PG_WAITING_ON_WORKER_JOB) or 0) >= len(procs):
-            return
-        assert all(p.returncode is None for p in procs), "a worker exited before the start"
-        assert loop.time() < deadline, "the workers never reached their first claim"
-        await asyncio.sleep(0.05)
-
-
 class TestSeveralWorkerProcesses:
     async def test_three_workers_run_each_of_300_jobs_exactly_once__R_SLA_6(
         self,
@@ -210,10 +172,10 @@ class TestSeveralWorkerProcesses:
         await enqueue_committed(worker_sessionmaker, sample_jobs.RECORD, 300)
         procs: list[asyncio.subprocess.Process] = []
         try:
-            async with claims_held(worker_engine) as lock:
+            async with claims_held(worker_engine, table="worker_job") as lock:
                 for _ in range(3):
                     procs.append(await start_job_worker(worker_database, NOW, batch=10))
-                await wait_until_queued(lock, procs, worker_database)
+                await wait_until_queued(lock, procs, worker_database, table="worker_job")
             runs = await asyncio.gather(*(finish(proc) for proc in procs))
         finally:
             await reap(procs)
