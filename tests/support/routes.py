@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import httpx
+
 from app.core.settings import Settings
 from app.main import create_app
 
@@ -148,3 +150,19 @@ def string_params() -> list[Param]:
                         )
                     )
     return found
+
+
+async def read_every_get(
+    client: httpx.AsyncClient, headers: Mapping[str, str], ids: Mapping[str, object], secret: str
+) -> int:
+    """R-PV: every GET operation whose path ``ids`` can fill, read with ``headers``; none may show
+    ``secret``. Answers how many answered 200 (a caller may be refused some, never shown it)."""
+    read = 0
+    for op in authenticated():
+        if op.method != "GET" or not set(op.params) <= set(ids):
+            continue
+        response = await client.get(op.url(ids), headers=headers)
+        assert response.status_code in (200, 403), f"{op}: {response.status_code}"
+        assert secret not in response.text, f"{op} shows what this caller may not see"
+        read += response.status_code == 200
+    return read
