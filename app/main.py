@@ -26,12 +26,12 @@ from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
 from app.feedback.requests_router import router as feedback_requests_router
 from app.feedback.router import router as feedback_router
-from app.integrations.sendgrid_events import router as sendgrid_events_router
+from app.integrations.sendgrid.router import router as sendgrid_events_router
 from app.interviews.router import router as interviews_router
 from app.jobs.router import router as jobs_router
-from app.messaging.optout import router as opt_out_router
+from app.messaging.optout.router import router as opt_out_router
 from app.messaging.router import router as messages_router
-from app.messaging.templates_api import router as templates_router
+from app.messaging.template_admin.router import router as templates_router
 from app.portal.router import router as portal_router
 from app.portal.router import staff_router as links_router
 from app.sla.router import router as sla_router

@@ -11,9 +11,9 @@ goes to a different person, so no digest bundles two). Then, against one stand-i
 Then, ``--repeats`` times (3 by default), against one stand-in (in a thread of this process, or
 with ``--standin-process`` in a process of its own), each from a freshly reset outbox:
 
-1. **ours**: ``app.messaging.outbox.drain(sessionmaker, now=T, backend=SendGridBackend(...))``
-   end to end (claims, gate, render, payloads built by the ``sendgrid`` helpers and posted with
-   ``aiohttp``, records, commits);
+1. **ours**: ``app.messaging.delivery.drain:drain`` (``drain(sessionmaker, now=T,
+   backend=SendGridBackend(...))``) end to end (claims, gate, render, payloads built by the
+   ``sendgrid`` helpers and posted with ``aiohttp``, records, commits);
 2. **baselines**: the same N request bodies (``SendGridBackend.payload``, rebuilt from the rows
    the drain recorded), posted by a plain ``httpx.AsyncClient`` loop and by a plain ``aiohttp``
    loop (the client ours uses), each with ``MAX_IN_FLIGHT`` requests in flight, the most ours
@@ -54,8 +54,8 @@ import app.models  # noqa: F401 - registers every table, as the worker does
 from app.cli import run_migrations
 from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
-from app.messaging import outbox
 from app.messaging.backends import MAX_IN_FLIGHT, EmailBackend, OutgoingEmail, SendGridBackend
+from app.messaging.delivery import drain
 from app.messaging.models import Message, MessageState
 from tests.support.factories import make_due_status_messages
 from tools.sendgrid_standin import KEY_ENV, SendGridStandIn
@@ -134,7 +134,7 @@ async def run_drain(url: str, backend: EmailBackend, count: int) -> float:
     engine = make_engine(url)
     try:
         started = time.perf_counter()
-        result = await outbox.drain(
+        result = await drain.drain(
             make_sessionmaker(engine), now=T, backend=backend, settings=Settings(database_url=url)
         )
         elapsed = time.perf_counter() - started

@@ -15,8 +15,8 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
-from app.messaging import contact_outbox, outbox
 from app.messaging.backends import EmailBackend
+from app.messaging.delivery import contacts, drain
 from app.worker.loop import EMAILS_SENT
 from app.worker.registry import SweepContext, sweeper
 
@@ -35,14 +35,14 @@ class _Drain(Protocol):
         backend: EmailBackend,
         settings: Settings,
         lease: timedelta,
-    ) -> outbox.DrainResult: ...
+    ) -> drain.DrainResult: ...
 
 
-async def _deliver(ctx: SweepContext, drain: _Drain, audience: str) -> int:
+async def _deliver(ctx: SweepContext, drain_outbox: _Drain, audience: str) -> int:
     """One outbox drained with the worker's backend and settings; answers the emails sent."""
     if ctx.settings is None or ctx.backend is None:
         raise RuntimeError("the outbox sweepers need the worker's settings and email backend")
-    mail = await drain(
+    mail = await drain_outbox(
         ctx.sessionmaker, now=ctx.now, backend=ctx.backend, settings=ctx.settings, lease=ctx.lease
     )
     if mail.sent_emails or mail.held or mail.refused or mail.retried or mail.failed:
@@ -61,11 +61,11 @@ async def _deliver(ctx: SweepContext, drain: _Drain, audience: str) -> int:
 
 @sweeper(DELIVER, order=20, counts_as=EMAILS_SENT)
 async def deliver(ctx: SweepContext) -> int:
-    """Candidates' due messages (``app.messaging.outbox:drain``)."""
-    return await _deliver(ctx, outbox.drain, "candidates")
+    """Candidates' due messages (``app.messaging.delivery.drain:drain``)."""
+    return await _deliver(ctx, drain.drain, "candidates")
 
 
 @sweeper(DELIVER_CONTACTS, order=30, counts_as=EMAILS_SENT)
 async def deliver_contacts(ctx: SweepContext) -> int:
-    """Client contacts' due messages (``app.messaging.contact_outbox:drain``)."""
-    return await _deliver(ctx, contact_outbox.drain, "contacts")
+    """Client contacts' due messages (``app.messaging.delivery.contacts:drain``)."""
+    return await _deliver(ctx, contacts.drain, "contacts")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.auth import ownership
 from app.auth.principal import Principal
 from app.core import crud
 from app.core.pagination import Page, PageParams
-from app.messaging.models import Message, MessageEvent, MessageKind, MessageState, Promise
+from app.messaging import repository
+from app.messaging.models import Message, MessageKind, MessageState
 from app.messaging.schemas import MessageEventPublic, MessagePublic, PromisePublic
 from app.submissions.models import Submission
 
@@ -29,33 +29,18 @@ async def list_messages(
 ) -> Page[MessagePublic]:
     """Every message, sent or held, with why it exists and what became of it (three queries)."""
     visible = ownership.submissions(principal)
-    stmt = crud.where_all(
-        select(Message),
-        col(Message.submission_id).in_(select(col(Submission.id)).where(visible))
-        if visible is not None
-        else None,
-        col(Message.candidate_id) == candidate_id if candidate_id else None,
-        col(Message.submission_id) == submission_id if submission_id else None,
-        col(Message.kind) == kind.value if kind else None,
-        col(Message.state) == state.value if state else None,
+    stmt = repository.messages_matching(
+        visible, candidate_id=candidate_id, submission_id=submission_id, kind=kind, state=state
     )
     result = await crud.fetch_page(session, stmt, Message, page, MessagePublic)
     ids = [item.id for item in result.items]
     if not ids:
         return result
     story: dict[int, list[MessageEventPublic]] = defaultdict(list)
-    for event in (
-        await session.execute(
-            select(MessageEvent)
-            .where(col(MessageEvent.message_id).in_(ids))
-            .order_by(col(MessageEvent.id))
-        )
-    ).scalars():
+    for event in await repository.events_of_messages(session, ids):
         story[event.message_id].append(MessageEventPublic.model_validate(event))
     promised: dict[int, list[PromisePublic]] = defaultdict(list)
-    for promise in (
-        await session.execute(select(Promise).where(col(Promise.message_id).in_(ids)))
-    ).scalars():
+    for promise in await repository.promises_made_by(session, ids):
         promised[promise.message_id].append(PromisePublic.model_validate(promise))
     for item in result.items:
         item.story = story[item.id]
@@ -82,24 +67,12 @@ async def _withhold_shared_digests(
     leads = {item.digest_id or item.id for item in items if item.subject or item.body_text}
     if not leads:
         return
-    members = (
-        await session.execute(
-            select(col(Message.id), col(Message.digest_id), col(Message.submission_id)).where(
-                or_(col(Message.id).in_(leads), col(Message.digest_id).in_(leads))
-            )
-        )
-    ).all()
+    members = await repository.digest_members(session, leads)
     spoken_of: dict[int, set[int | None]] = defaultdict(set)
     for message_id, digest_id, submission_id in members:
         spoken_of[digest_id or message_id].add(submission_id)
     mentioned = {sid for sids in spoken_of.values() for sid in sids if sid is not None}
-    seeable = set(
-        (
-            await session.scalars(
-                select(col(Submission.id)).where(col(Submission.id).in_(mentioned), visible)
-            )
-        ).all()
-    )
+    seeable = await repository.visible_submission_ids(session, mentioned, visible)
     for item in items:
         lead = item.digest_id or item.id
         if lead in leads and not spoken_of[lead] <= seeable:
@@ -109,7 +82,8 @@ async def _withhold_shared_digests(
 
 async def promises(session: AsyncSession, submission: Submission) -> list[PromisePublic]:
     """R-CAND-1: every date the candidate was promised for this submission, and its fate."""
-    stmt = (
-        select(Promise).where(col(Promise.submission_id) == submission.id).order_by(col(Promise.id))
-    )
-    return [PromisePublic.model_validate(p) for p in (await session.execute(stmt)).scalars()]
+    assert submission.id is not None
+    return [
+        PromisePublic.model_validate(p)
+        for p in await repository.promises_about(session, submission.id)
+    ]

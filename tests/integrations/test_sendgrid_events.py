@@ -26,7 +26,8 @@ from app.calendar import business_time as bt
 from app.candidates.models import Candidate
 from app.core.clock import utcnow
 from app.core.settings import Settings
-from app.integrations.sendgrid_events import SIGNATURE_HEADER, TIMESTAMP_HEADER, router
+from app.integrations.sendgrid.router import router
+from app.integrations.sendgrid.schemas import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from app.main import create_app
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageEvent, MessageKind, MessageState, Suppression

@@ -20,6 +20,7 @@ from sqlmodel import col
 from app.core import clock
 from app.core.database import make_sessionmaker
 from app.messaging import gate, outbox
+from app.messaging.delivery import drain
 from app.messaging.models import Message, MessageKind, Promise
 from app.sla.models import SlaCheck
 from app.tasks.models import Task
@@ -434,7 +435,7 @@ class TestOneEmailPerDayAcrossBatches:
             await submit_to_another_job(
                 client, agency, title="Analyst", submitted_at="2026-11-09T15:00:00Z"
             )
-        done = await outbox.drain(
+        done = await drain.drain(
             make_sessionmaker(connection),
             now=at("2026-11-09T21:00:00Z"),
             backend=mailer.backend,

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.core.settings import Settings
-from app.messaging import outbox
 from app.messaging.backends import SendGridBackend
+from app.messaging.delivery import context, drain
 from app.messaging.models import Message, MessageState
 from tests.support.factories import make_due_status_messages
 from tests.support.mailing import KEY
@@ -61,16 +61,16 @@ class TestTwoWorkersHoldingOneCandidatesDay:
                     )
                 )
             await session.commit()
-            batch = await outbox.load_batch(session)
+            batch = await context.load_batch(session)
 
         async with SendGridStandIn(KEY) as standin:
             backend = SendGridBackend(
                 api_key=KEY, base_url=standin.base_url, sandbox=False, timeout=5
             )
 
-            async def worker(message_id: int, token: str) -> outbox.DrainResult:
+            async def worker(message_id: int, token: str) -> drain.DrainResult:
                 async with worker_sessionmaker() as session:
-                    done = await outbox.process(
+                    done = await drain.process(
                         session,
                         ids=[message_id],
                         token=token,

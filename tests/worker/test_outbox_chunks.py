@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
-from app.messaging import outbox
 from app.messaging.backends import CUSTOM_ARG, SendGridBackend
+from app.messaging.delivery import claims, drain
 from app.messaging.models import (
     Message,
     MessageEvent,
@@ -31,7 +31,7 @@ T = datetime(2025, 3, 4, 16, 0, tzinfo=UTC)
 DUE_AT = T - timedelta(hours=4)
 SUBMITTED_AT = T - timedelta(hours=6)
 #: More recipients than two chunks hold, so a third chunk follows a pipelined pair.
-CANDIDATES = outbox.CHUNK * 2 + 5
+CANDIDATES = drain.CHUNK * 2 + 5
 
 
 async def seed(sessions: Sessions) -> dict[int, list[int]]:
@@ -76,7 +76,7 @@ class TestChunkedDrainRecordsEveryEmail:
                 api_key=KEY, base_url=standin.base_url, sandbox=False, timeout=5
             )
             try:
-                result = await outbox.drain(
+                result = await drain.drain(
                     worker_sessionmaker,
                     now=T,
                     backend=backend,
@@ -120,7 +120,7 @@ class TestChunkedDrainRecordsEveryEmail:
 class TestChunksKeepOnePersonTogether:
     def test_a_recipients_messages_are_never_split_across_chunks__R_CAND_4(self) -> None:
         claimed = [(n, n % 5) for n in range(1, 21)]  # 20 messages to 5 recipients
-        split = outbox.chunks(claimed, 2)
+        split = claims.chunks(claimed, 2)
         assert [len(chunk) for chunk in split] == [8, 8, 4]
         owner = dict(claimed)
         for chunk in split:

@@ -13,15 +13,15 @@ Every message must then have been accepted by the provider at least once (found 
 ``candor_message_id`` custom arg) and be recorded ``sent``.
 
 Why duplicates happen, and why they are allowed: a worker sends an email, then records the send
-in the transaction of its chunk (``outbox.CHUNK`` recipients), which commits once the chunk's
+in the transaction of its chunk (``drain.CHUNK`` recipients), which commits once the chunk's
 sends are answered. Killed after the provider accepted an email but before that commit, it
 leaves the message claimed but not sent; the next worker sends it again. That is at-least-once
 delivery: the alternative, recording before sending, would lose the email whenever the crash
 falls between the record and the send. Each duplicate carries the same message id, so it can be
 found and counted. The test prints that count.
 
-The bound: a worker has at most ``outbox.PIPELINE`` chunks in flight on PostgreSQL (one on
-SQLite), so one kill repeats at most ``outbox.MAX_REPEATED_PER_CRASH`` emails, and 20 kills at
+The bound: a worker has at most ``drain.PIPELINE`` chunks in flight on PostgreSQL (one on
+SQLite), so one kill repeats at most ``drain.MAX_REPEATED_PER_CRASH`` emails, and 20 kills at
 most 20 times that; the test holds the run to it. (Each round waits for 1-8 more accepted
 emails, counting re-sends, so most kills land inside the first chunks of the run, which each
 next worker sends again: that is where the repeats of one message id come from.)
@@ -43,8 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from app.messaging.backends import CUSTOM_ARG
+from app.messaging.delivery.drain import MAX_REPEATED_PER_CRASH
 from app.messaging.models import Message, MessageState
-from app.messaging.outbox import MAX_REPEATED_PER_CRASH
 from tests.support.factories import make_due_status_messages
 from tests.support.workers import TIMEOUT, WorkerDatabase, WorkerRun, finish, reap
 from tools.sendgrid_standin import AcceptedMail, SendGridStandIn
@@ -242,7 +242,7 @@ class TestKilledWorkerResendsOnlyWhatWasInFlight:
     async def test_emails_accepted_before_the_kill_are_not_sent_again__R_CAND(
         self, worker_database: WorkerDatabase, worker_sessionmaker: Sessions
     ) -> None:
-        """The outbox promises (app/messaging/outbox.py) that a crash repeats at most the
+        """The outbox promises (app/messaging/delivery/drain.py) that a crash repeats at most the
         chunks of emails it had in flight (``MAX_REPEATED_PER_CRASH``: ``PIPELINE`` chunks of
         ``CHUNK`` recipients), not everything its worker sent. A worker killed after 50
         accepted emails leaves the next worker about 150 to send, plus at most those chunks

@@ -1,15 +1,9 @@
-"""Inbound SendGrid Event Webhook: what became of the emails we handed over (R-CAND-5, R-IN).
+"""Verifying and applying SendGrid's event batches (R-CAND-5, R-IN).
 
-SendGrid cannot send an API key, so a batch is trusted only if its ECDSA signature (SendGrid's
-signed event webhook) verifies over the timestamp header plus the *raw* body bytes, and that
-timestamp is within five minutes of now (a captured request cannot be replayed later).
-
-Each event names our message through the ``candor_message_id`` custom arg, which SendGrid echoes
-as a top-level field. ``sg_event_id`` is the idempotency key: it is stored, unique, on the
-message event it produced, so a batch SendGrid retries (or two racing deliveries of it) changes
-each message once; the loser of a race gets the app's 409 and SendGrid retries it as duplicates.
-
-Only delivery facts are stored; email bodies never, and addresses never reach the log.
+A batch is verified before anything in it is parsed (``receive``): the ECDSA signature over the
+timestamp header and the raw body, made within ``MAX_SKEW`` of now. Each event is read
+defensively (a malformed field skips that event, never the batch), deduplicated by
+``sg_event_id``, and applied to the email it names and every message merged into it.
 """
 
 from __future__ import annotations
@@ -23,31 +17,24 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.core.clock import utcnow
-from app.core.database import SessionDep
-from app.core.errors import (
-    PROBLEM_JSON,
-    AppError,
-    InvalidInput,
-    Unauthorized,
-    problem_responses,
-)
+from app.core.errors import AppError, InvalidInput, Unauthorized
 from app.core.models import SINGLE_LINE_PATTERN, TOKEN_PATTERN
-from app.core.settings import SettingsDep
+from app.integrations.sendgrid.schemas import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    EventBatchResult,
+    EventRefusal,
+)
 from app.messaging.backends import CUSTOM_ARG
 from app.messaging.models import Message, MessageEvent, MessageState, Suppression
 from app.tasks.recruiter import open_fix_address_task
 
 log = logging.getLogger("candor.integrations.sendgrid")
 
-SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
-TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 #: A signed request older (or newer) than this is refused, so a captured one cannot be replayed.
 MAX_SKEW = timedelta(minutes=5)
 #: Ids per ``IN (...)`` query: well under SQLite's and asyncpg's bound-parameter limits.
@@ -90,29 +77,6 @@ class WebhookNotConfigured(AppError):
     events are not lost while the setting is fixed."""
 
     status, slug, title = 503, "webhook-not-configured", "Service unavailable"
-
-
-# --- schemas ---------------------------------------------------------------------------------
-
-
-class EventRefusal(BaseModel):
-    """One event of the batch that was skipped because a field Candor reads is malformed."""
-
-    index: int = Field(description="The event's position in the batch, from 0.")
-    field: str = Field(description="The field at fault, e.g. `sg_event_id`.")
-    reason: str
-
-
-class EventBatchResult(BaseModel):
-    """What became of a batch: every received event is exactly one of applied, duplicate,
-    ignored (not ours to act on) or refused (malformed: skipped, the rest still applied)."""
-
-    received: int
-    applied: int
-    duplicates: int
-    ignored: int
-    refused: int = 0
-    refusals: list[EventRefusal] = Field(default_factory=list)
 
 
 # --- verification ----------------------------------------------------------------------------
@@ -433,76 +397,3 @@ async def receive(
         public_key=public_key, body=body, signature=signature, timestamp=timestamp, now=now
     )
     return await apply_events(session, parse_batch(body), now=now)
-
-
-# --- router ----------------------------------------------------------------------------------
-
-router = APIRouter(prefix="/webhooks/sendgrid", tags=["webhooks"])
-
-_BATCH_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["sg_event_id", "event"],
-        "properties": {
-            "sg_event_id": {"type": "string", "maxLength": 100},
-            "event": {"type": "string", "examples": ["delivered", "bounce"]},
-            "email": {"type": "string"},
-            "timestamp": {"type": "integer", "description": "Unix seconds."},
-            CUSTOM_ARG: {"type": "string", "description": "Candor's message id."},
-        },
-    },
-}
-
-
-@router.post(
-    "/events",
-    summary="Receive SendGrid events",
-    responses={
-        **problem_responses(401, 409, 422),
-        503: {
-            "description": "The verification key is not configured (SendGrid retries later)",
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        },
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
-        },
-        "security": [],
-        "parameters": [
-            {
-                "name": SIGNATURE_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-            },
-            {
-                "name": TIMESTAMP_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-            },
-        ],
-    },
-)
-async def receive_sendgrid_events(
-    request: Request, session: SessionDep, settings: SettingsDep
-) -> EventBatchResult:
-    """SendGrid's signed Event Webhook (no API key: the ECDSA signature over the timestamp and
-    the raw body, made within the last 5 minutes, is the authentication). Delivered, deferred,
-    bounce, dropped and spam-report events update the message they name; a bounce or drop
-    suppresses the address and gives the recruiter a fix-address task (R-CAND-5). Events are
-    deduplicated by `sg_event_id`, so a retried batch changes nothing twice; unknown messages
-    and other event kinds are counted as ignored. A 409 means a concurrent delivery of the same
-    events won; retrying is safe."""
-    body = await request.body()
-    return await receive(
-        session,
-        public_key=settings.sendgrid_webhook_public_key,
-        body=body,
-        signature=request.headers.get(SIGNATURE_HEADER),
-        timestamp=request.headers.get(TIMESTAMP_HEADER),
-        now=utcnow(),
-    )

@@ -11,26 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from sqlmodel import col
 
-from app.auth.keys import hash_key
-from app.auth.principal import SYSTEM
-from app.candidates.models import Candidate
-from app.core import crud
-from app.core.clock import utcnow
 from app.core.database import SessionDep
-from app.core.errors import NotFound, problem_responses
-from app.core.settings import Settings, SettingsDep
-from app.events import service as events
-from app.messaging.models import OptOutToken
+from app.core.errors import problem_responses
+from app.core.settings import SettingsDep
+from app.messaging.optout import service
 
 router = APIRouter(prefix="/opt-out", tags=["candidates"], responses=problem_responses(404, 422))
 
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
-
-#: The candidate acting through their emailed link: recorded as the system on their behalf.
-CANDIDATE_LINK = SYSTEM
 
 
 def _page(title: str, body: str) -> HTMLResponse:
@@ -41,22 +30,12 @@ def _page(title: str, body: str) -> HTMLResponse:
     )
 
 
-async def _token(session: SessionDep, settings: Settings, token: str) -> OptOutToken:
-    digest = hash_key(settings.secret_key.get_secret_value(), token)
-    found = (
-        await session.execute(select(OptOutToken).where(col(OptOutToken.token_hash) == digest))
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound("This link is not valid.")
-    return found
-
-
 @router.get("/{token}", summary="Opt-out confirmation page", response_class=HTMLResponse)
 async def confirm_page(
     request: Request, session: SessionDep, settings: SettingsDep, token: Token
 ) -> HTMLResponse:
     """Shows a button that stops automated status emails; changes nothing by itself."""
-    await _token(session, settings, token)
+    await service.link_or_404(session, settings, token)
     return _page(
         "Stop automated status updates?",
         "<p>You will no longer get automatic emails about where your applications stand. "
@@ -70,21 +49,7 @@ async def confirm_page(
 async def opt_out(session: SessionDep, settings: SettingsDep, token: Token) -> HTMLResponse:
     """R-CAND-5: the candidate gets no more automated status emails (their recruiter's tasks
     still fire). Repeating it is harmless."""
-    link = await _token(session, settings, token)
-    candidate = await crud.get_or_404(session, Candidate, link.candidate_id)
-    if link.used_at is None:
-        link.used_at = utcnow()
-    changed = crud.apply_changes(candidate, {"status_emails_opt_out": True})
-    if changed:
-        assert candidate.id is not None
-        events.record(
-            session,
-            CANDIDATE_LINK,
-            action="candidate.opted_out",
-            record_type="candidate",
-            record_id=candidate.id,
-            data={"via": "email link"},
-        )
+    await service.opt_out(session, settings, token)
     return _page(
         "Done",
         "<p>You will get no more automated status updates. Your recruiter will still be in "

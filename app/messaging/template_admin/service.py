@@ -1,4 +1,4 @@
-"""Admins reword the status sections; anyone who can see a submission can preview its email.
+"""Template overrides: checked, stored, restored, and previewed on a real submission.
 
 Overrides are Jinja2 text run in a sandbox, checked before they are stored: they must compile,
 render with every field a section gets, and — for the kinds that promise a date — say when the
@@ -8,59 +8,31 @@ candidate will hear next (R-CAND-1). The HTML part is derived from the text and 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Path, status
 from jinja2 import TemplateError
-from pydantic import Field
-from sqlmodel import SQLModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.dependencies import AdminPrincipal, CurrentPrincipal
+from app.auth.principal import Principal
 from app.calendar import lookup as calendars
 from app.core.clock import utcnow
-from app.core.database import SessionDep
-from app.core.errors import InvalidInput, NotFound, problem_responses
-from app.core.models import MultiLine, RefId, RequestModel
-from app.core.settings import SettingsDep
+from app.core.errors import InvalidInput, NotFound
+from app.core.settings import Settings
 from app.events import service as events
-from app.messaging import outbox
+from app.messaging import repository
+from app.messaging.delivery import context, promises
 from app.messaging.models import MessageKind, MessageTemplate, SectionKind
+from app.messaging.outbox import PROMISING
 from app.messaging.render import CONFIDENTIAL_CLIENT, Section, default_source, render_email
-from app.submissions import service as submissions
-
-router = APIRouter(prefix="/templates", tags=["messages"], responses=problem_responses(401, 422))
-
-Kind = Annotated[SectionKind, Path(description="The section kind (what a candidate email says).")]
-
-
-class TemplatePublic(SQLModel):
-    kind: SectionKind
-    body: str
-    overridden: bool
-
-
-class TemplateUpdate(RequestModel):
-    body: MultiLine = Field(
-        min_length=1, max_length=5000, description="Jinja2 text of the section."
-    )
-
-
-class PreviewRequest(RequestModel):
-    submission_id: RefId
-
-
-class PreviewPublic(SQLModel):
-    subject: str
-    text: str
-    html: str
-
+from app.messaging.template_admin.schemas import PreviewPublic, TemplatePublic
+from app.submissions.models import Submission
 
 #: Private links are made when an email goes; a preview shows where they go.
 PREVIEW_LINK = "(your private link, made when the email goes)"
 _WITH_DETAIL = {SectionKind.note_changes_requested.value, SectionKind.feedback_shared.value}
 
 
-def _check(kind: SectionKind, body: str) -> None:
+def check(kind: SectionKind, body: str) -> None:
+    """Refuse wording that does not render, or a promising kind that states no date."""
     sample = Section(
         kind=kind.value,
         job_title="Data Engineer",
@@ -75,17 +47,16 @@ def _check(kind: SectionKind, body: str) -> None:
         text = sample.render_strictly(body)
     except TemplateError as exc:
         raise InvalidInput("body.body", f"The template does not render: {exc}") from None
-    if MessageKind(kind.value) in outbox.PROMISING and "3 December" not in text:
+    if MessageKind(kind.value) in PROMISING and "3 December" not in text:
         raise InvalidInput(
             "body.body",
             "This message must say when the candidate will hear next: use {{ next_date }}.",
         )
 
 
-@router.get("", summary="List status templates")
-async def list_templates(session: SessionDep, _: CurrentPrincipal) -> list[TemplatePublic]:
-    """Every section kind with its current wording (an admin's override, or the default)."""
-    overrides = await outbox.template_overrides(session)
+async def list_templates(session: AsyncSession) -> list[TemplatePublic]:
+    """Every section kind with its current wording (an override, or the default)."""
+    overrides = await repository.template_overrides(session)
     return [
         TemplatePublic(
             kind=kind,
@@ -96,18 +67,16 @@ async def list_templates(session: SessionDep, _: CurrentPrincipal) -> list[Templ
     ]
 
 
-@router.put("/{kind}", summary="Reword a status template", responses=problem_responses(403))
-async def put_template(
-    session: SessionDep, principal: AdminPrincipal, kind: Kind, body: TemplateUpdate
+async def reword(
+    session: AsyncSession, principal: Principal, kind: SectionKind, body: str
 ) -> TemplatePublic:
-    """Replace the wording of one section kind. Checked first: it must render, and promising
-    kinds must state the date ({{ next_date }})."""
-    _check(kind, body.body)
+    """Store the admin's wording of one kind, once it passes ``check``."""
+    check(kind, body)
     row = await session.get(MessageTemplate, kind.value)
     if row is None:
-        session.add(MessageTemplate(kind=kind.value, body=body.body, updated_at=utcnow()))
+        session.add(MessageTemplate(kind=kind.value, body=body, updated_at=utcnow()))
     else:
-        row.body, row.updated_at = body.body, utcnow()
+        row.body, row.updated_at = body, utcnow()
     events.record(
         session,
         principal,
@@ -116,17 +85,11 @@ async def put_template(
         record_id=1,
         data={"kind": kind.value},
     )
-    return TemplatePublic(kind=kind, body=body.body, overridden=True)
+    return TemplatePublic(kind=kind, body=body, overridden=True)
 
 
-@router.delete(
-    "/{kind}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Restore a default template",
-    responses=problem_responses(403, 404),
-)
-async def delete_template(session: SessionDep, principal: AdminPrincipal, kind: Kind) -> None:
-    """Back to the packaged wording."""
+async def restore(session: AsyncSession, principal: Principal, kind: SectionKind) -> None:
+    """Back to the packaged wording; 404 when the kind is not overridden."""
     row = await session.get(MessageTemplate, kind.value)
     if row is None:
         raise NotFound(f"The {kind.value} template is not overridden.")
@@ -141,23 +104,17 @@ async def delete_template(session: SessionDep, principal: AdminPrincipal, kind: 
     )
 
 
-@router.post("/{kind}/preview", summary="Preview a status email", responses=problem_responses(404))
 async def preview(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: CurrentPrincipal,
-    kind: Kind,
-    body: PreviewRequest,
+    session: AsyncSession, submission: Submission, kind: SectionKind, *, settings: Settings
 ) -> PreviewPublic:
-    """What the candidate of this submission would receive for this kind now; nothing is sent
-    or recorded. Only candidate-safe facts appear (R-CAND-6)."""
-    submission = await submissions.get(session, principal, body.submission_id)
+    """The email the drain would compose for ``submission`` now, from the drain's own context
+    and promise rules; nothing is sent or recorded. Only candidate-safe facts (R-CAND-6)."""
     assert submission.id is not None
-    ctx = await outbox.load_context(session, {submission.id})
+    ctx = await context.load_context(session, {submission.id})
     row = ctx.rows[submission.id]
     now = utcnow()
     agency = await calendars.default_calendar(session)
-    promised = outbox.promise_date_for(
+    promised = promises.promise_date_for(
         ctx, MessageKind(kind.value), submission.id, now=now, tz=row.time_zone, agency=agency
     )
     rendered = render_email(
@@ -174,7 +131,7 @@ async def preview(
                 portal_url=PREVIEW_LINK,
             )
         ],
-        overrides=await outbox.template_overrides(session),
+        overrides=await repository.template_overrides(session),
         recruiter_name=row.recruiter_name,
         recruiter_email=row.recruiter_email,
         agency_name=settings.email_from_name,

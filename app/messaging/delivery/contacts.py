@@ -1,8 +1,9 @@
-"""The outbox for client contacts: approved thank-you notes (R-TY-5) and decision nudges
-(R-CP-3), through the contact side of the one policy gate (R-CP-2/5).
+"""The contacts' outbox drain: approved thank-you notes (R-TY-5) and decision nudges (R-CP-3),
+through the contact side of the one policy gate (R-CP-2/5).
 
 Claiming, leases, chunked sends, retries and failures work exactly as for candidates
-(app/messaging/outbox.py). The differences are who the gate asks about and what an email is:
+(``app.messaging.delivery.drain``). The differences are who the gate asks about and what an
+email is:
 
 - a note goes to one interviewer, from the agency, with the owner recruiter in copy and as
   reply-to; refused for a ``recruiter_only`` contact (or one without a usable address), it
@@ -32,8 +33,24 @@ from app.clients.models import Client, Contact
 from app.core.settings import Settings
 from app.interviews.models import Interview
 from app.jobs.models import Job
-from app.messaging import gate, outbox
-from app.messaging.backends import MAX_IN_FLIGHT, EmailBackend, OutgoingEmail
+from app.messaging import gate
+from app.messaging.backends import (
+    MAX_IN_FLIGHT,
+    EmailBackend,
+    OutgoingEmail,
+)
+from app.messaging.delivery.claims import (
+    DEFAULT_BATCH,
+    DEFAULT_LEASE,
+    Taken,
+    chunks,
+    claim,
+    event_row,
+    save,
+    take,
+)
+from app.messaging.delivery.context import SENT_STATES
+from app.messaging.delivery.drain import DrainResult, mark_sent, not_sent, send_all
 from app.messaging.models import (
     Audience,
     Message,
@@ -64,7 +81,7 @@ class _Facts:
     notes: dict[int, Any]
 
 
-async def _facts(session: AsyncSession, messages: list[outbox.Taken]) -> _Facts:
+async def _facts(session: AsyncSession, messages: list[Taken]) -> _Facts:
     contact_ids = {m.contact_id for m in messages if m.contact_id is not None}
     submission_ids = {m.submission_id for m in messages if m.submission_id is not None}
     note_ids = {m.note_id for m in messages if m.note_id is not None}
@@ -119,7 +136,7 @@ async def _facts(session: AsyncSession, messages: list[outbox.Taken]) -> _Facts:
             col(Message.submission_id).in_(submission_ids),
             col(Message.contact_id).in_(contact_ids),
             col(Message.kind) == MessageKind.client_nudge.value,
-            col(Message.state).in_(outbox.SENT_STATES),
+            col(Message.state).in_(SENT_STATES),
         )
         .group_by(col(Message.submission_id), col(Message.contact_id))
     )
@@ -155,17 +172,17 @@ async def process(
     now: datetime,
     backend: EmailBackend,
     settings: Settings,
-) -> outbox.DrainResult:
+) -> DrainResult:
     """Gate, bundle, send and record the claimed contact messages this worker still holds."""
-    result = outbox.DrainResult()
-    messages = await outbox.take(session, ids=ids, token=token, now=now)
+    result = DrainResult()
+    messages = await take(session, ids=ids, token=token, now=now)
     if not messages:
         return result
     facts = await _facts(session, messages)
     agency = await calendars.default_calendar(session)
     events: list[dict[str, Any]] = []
-    notes: list[outbox.Taken] = []
-    nudges: dict[int, list[outbox.Taken]] = defaultdict(list)
+    notes: list[Taken] = []
+    nudges: dict[int, list[Taken]] = defaultdict(list)
     for message in messages:
         contact = facts.contacts.get(message.contact_id or 0)
         submission = facts.submissions.get(message.submission_id or 0)
@@ -196,7 +213,7 @@ async def process(
         if verdict.action == "refuse":
             assert verdict.rule is not None
             message.set(state=MessageState.refused.value, gate_rule=str(verdict.rule))
-            events.append(outbox._event(message.id, now, "refused", str(verdict.rule)))
+            events.append(event_row(message.id, now, "refused", str(verdict.rule)))
             result.refused += 1
             if is_note:
                 await _note_refused(session, message, contact, submission, verdict.rule, now)
@@ -206,7 +223,7 @@ async def process(
                 state=MessageState.pending.value, send_at=verdict.until, gate_rule=str(verdict.rule)
             )
             events.append(
-                outbox._event(message.id, now, "held", f"{verdict.rule} until {verdict.until}")
+                event_row(message.id, now, "held", f"{verdict.rule} until {verdict.until}")
             )
             result.held += 1
         elif is_note:
@@ -215,10 +232,10 @@ async def process(
             nudges[contact.id].append(message)
     outgoing = [_note_email(m, facts, settings) for m in notes]
     outgoing += [_nudge_email(group, facts, settings) for group in nudges.values()]
-    outcomes = await outbox.send_all(backend, [out.email for out in outgoing])
+    outcomes = await send_all(backend, [out.email for out in outgoing])
     for out, outcome in zip(outgoing, outcomes, strict=True):
         result.add(_record(out, outcome, now=now, events=events))
-    await outbox.save(session, messages)
+    await save(session, messages)
     if events:
         await session.execute(insert(MessageEvent), events)
     return result
@@ -226,7 +243,7 @@ async def process(
 
 async def _note_refused(
     session: AsyncSession,
-    message: outbox.Taken,
+    message: Taken,
     contact: Any,
     submission: Any,
     rule: gate.Rule,
@@ -255,12 +272,12 @@ async def _note_refused(
 
 @dataclass
 class _Out:
-    group: list[outbox.Taken]
+    group: list[Taken]
     email: OutgoingEmail
     rendered: Rendered
 
 
-def _note_email(message: outbox.Taken, facts: _Facts, settings: Settings) -> _Out:
+def _note_email(message: Taken, facts: _Facts, settings: Settings) -> _Out:
     contact = facts.contacts[message.contact_id or 0]
     submission = facts.submissions[message.submission_id or 0]
     note = facts.notes[message.note_id or 0]
@@ -281,7 +298,7 @@ def _note_email(message: outbox.Taken, facts: _Facts, settings: Settings) -> _Ou
     return _Out([message], _email(message, contact, [submission], rendered, settings), rendered)
 
 
-def _nudge_email(group: list[outbox.Taken], facts: _Facts, settings: Settings) -> _Out:
+def _nudge_email(group: list[Taken], facts: _Facts, settings: Settings) -> _Out:
     """One digest per contact: one line per submission (repeats of one submission merge)."""
     group.sort(key=lambda m: (m.due_at, m.id or 0))
     contact = facts.contacts[group[0].contact_id or 0]
@@ -318,7 +335,7 @@ def _nudge_email(group: list[outbox.Taken], facts: _Facts, settings: Settings) -
 
 
 def _email(
-    lead: outbox.Taken, contact: Any, rows: list[Any], rendered: Rendered, settings: Settings
+    lead: Taken, contact: Any, rows: list[Any], rendered: Rendered, settings: Settings
 ) -> OutgoingEmail:
     """From the agency, the owner recruiter(s) in copy, the first as reply-to (R-CP-1)."""
     assert lead.id is not None
@@ -338,13 +355,11 @@ def _email(
 
 def _record(
     out: _Out, outcome: str | Exception, *, now: datetime, events: list[dict[str, Any]]
-) -> outbox.DrainResult:
+) -> DrainResult:
     if isinstance(outcome, Exception):
-        return outbox.not_sent(out.group, outcome, now=now, events=events)
-    outbox.mark_sent(
-        out.group, outcome, to=out.email.to, rendered=out.rendered, now=now, events=events
-    )
-    return outbox.DrainResult(sent_emails=1, messages_sent=len(out.group))
+        return not_sent(out.group, outcome, now=now, events=events)
+    mark_sent(out.group, outcome, to=out.email.to, rendered=out.rendered, now=now, events=events)
+    return DrainResult(sent_emails=1, messages_sent=len(out.group))
 
 
 async def drain(
@@ -353,22 +368,22 @@ async def drain(
     now: datetime,
     backend: EmailBackend,
     settings: Settings,
-    batch: int = outbox.DEFAULT_BATCH,
-    lease: timedelta = outbox.DEFAULT_LEASE,
-) -> outbox.DrainResult:
+    batch: int = DEFAULT_BATCH,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DrainResult:
     """Deliver every contact message the gate lets go at ``now``, in chunks of
     ``MAX_IN_FLIGHT`` recipients (each chunk its own transaction, as for candidates)."""
-    total = outbox.DrainResult()
+    total = DrainResult()
     while True:
         token = str(uuid.uuid4())
         async with sessionmaker() as session:
-            ids = await outbox.claim(
+            ids = await claim(
                 session, now=now, limit=batch, lease=lease, token=token, audience=Audience.contact
             )
             await session.commit()
         if not ids:
             return total
-        for chunk in outbox.chunks(ids, MAX_IN_FLIGHT):
+        for chunk in chunks(ids, MAX_IN_FLIGHT):
             async with sessionmaker() as session:
                 done = await process(
                     session, ids=chunk, token=token, now=now, backend=backend, settings=settings

@@ -1,0 +1,201 @@
+"""What a chunk knows before the gate decides: its submissions' facts in one statement
+(``load_context``), and what every chunk of a claimed batch shares (``load_batch``).
+
+The context statement is the drain's tuned read (four joins, correlated subqueries on indexed
+columns, built once so its cache key is computed once); the template preview reads through it
+too, so a preview shows what the drain would send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.auth.models import User
+from app.calendar import business_time as bt
+from app.calendar import lookup as calendars
+from app.candidates.models import Candidate
+from app.clients.models import Client
+from app.interviews.models import Interview
+from app.jobs.models import Job
+from app.messaging import repository
+from app.messaging.models import (
+    Audience,
+    Message,
+    MessageState,
+    Promise,
+    PromiseState,
+    Suppression,
+)
+from app.messaging.outbox import STATUS_KIND_VALUES
+from app.sla.models import CheckKind, CheckState, Policy, SlaCheck
+from app.submissions.models import Submission
+
+#: A message in one of these states reached the provider (the caps count it, R-CAND-4).
+SENT_STATES = (MessageState.sent.value, MessageState.merged.value, MessageState.delivered.value)
+
+
+@dataclass
+class Context:
+    """Everything a chunk needs about its submissions, loaded in one query."""
+
+    rows: dict[int, Any] = field(default_factory=dict)
+    suppressed: set[str] = field(default_factory=set)
+    last_sent: dict[int, datetime] = field(default_factory=dict)
+    next_check: dict[int, datetime] = field(default_factory=dict)
+    interview_day: dict[int, date] = field(default_factory=dict)
+    interview_end: dict[int, datetime] = field(default_factory=dict)
+    #: Per submission: the earliest day an open promise names (R-CAND-1).
+    promised_day: dict[int, date] = field(default_factory=dict)
+    #: Per candidate: when the last automated email reached them (R-CAND-4).
+    last_automated: dict[int, datetime] = field(default_factory=dict)
+
+
+def _per_submission(aggregate: Any, label: str, *where: Any) -> Any:
+    """A correlated scalar subquery: one value per row of the outer query's submission."""
+    return select(aggregate).where(*where).scalar_subquery().label(label)
+
+
+@cache
+def _context_query() -> Any:
+    """Built once: a statement object reused across chunks keeps its cache key, which this one
+    (four joins, four subqueries) is costly to compute per execution."""
+    submission_id = col(Submission.id)
+    suppressed = (
+        select(col(Suppression.email))
+        .where(col(Suppression.email) == col(Candidate.email))
+        .exists()
+        .label("suppressed")
+    )
+    last_sent = _per_submission(
+        func.max(col(Message.sent_at)),
+        "last_sent",
+        col(Message.submission_id) == submission_id,
+        col(Message.state).in_(SENT_STATES),
+        col(Message.kind).in_(STATUS_KIND_VALUES),
+    )
+    next_check = _per_submission(
+        func.min(col(SlaCheck.due_at)),
+        "next_check",
+        col(SlaCheck.submission_id) == submission_id,
+        col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
+        col(SlaCheck.kind) != CheckKind.promise.value,
+    )
+    interview_end = _per_submission(
+        func.max(col(Interview.ends_at)),
+        "interview_end",
+        col(Interview.submission_id) == submission_id,
+        col(Interview.status) != "cancelled",
+    )
+    promised_day = _per_submission(
+        func.min(col(Promise.promised_date)),
+        "promised_day",
+        col(Promise.submission_id) == submission_id,
+        col(Promise.state) == PromiseState.open.value,
+    )
+    last_automated = (
+        select(func.max(col(Message.sent_at)))
+        .where(
+            col(Message.candidate_id) == col(Candidate.id),
+            col(Message.audience) == Audience.candidate.value,
+            col(Message.automated).is_(True),
+            col(Message.state).in_(SENT_STATES),
+        )
+        .scalar_subquery()
+        .label("last_automated")
+    )
+    last_interview = _per_submission(
+        func.max(col(Interview.starts_at)),
+        "last_interview",
+        col(Interview.submission_id) == submission_id,
+        col(Interview.status) != "cancelled",
+    )
+    return (
+        select(
+            submission_id,
+            col(Submission.stage),
+            col(Candidate.id).label("candidate_id"),
+            col(Candidate.first_name),
+            col(Candidate.email),
+            col(Candidate.time_zone),
+            col(Candidate.status_emails_opt_out),
+            col(Job.title),
+            col(Client.name),
+            col(Client.confidential),
+            col(User.name).label("recruiter_name"),
+            col(User.email).label("recruiter_email"),
+            suppressed,
+            last_sent,
+            next_check,
+            last_interview,
+            interview_end,
+            promised_day,
+            last_automated,
+        )
+        .join(Candidate, col(Candidate.id) == col(Submission.candidate_id))
+        .join(Job, col(Job.id) == col(Submission.job_id))
+        .join(Client, col(Client.id) == col(Job.client_id))
+        .join(User, col(User.id) == col(Submission.owner_id))
+        .where(submission_id.in_(bindparam("submission_ids", expanding=True)))
+    )
+
+
+async def load_context(session: AsyncSession, submission_ids: set[int]) -> Context:
+    """One round trip: the submission's people and job, and per submission (as correlated
+    subqueries on indexed columns) whether the address is suppressed, the last status email
+    sent, the next planned check and the latest interview."""
+    ctx = Context()
+    if not submission_ids:
+        return ctx
+    connection = await session.connection()
+    rows: Any = await connection.execute(
+        _context_query(), {"submission_ids": sorted(submission_ids)}
+    )
+    for row in rows:
+        ctx.rows[row.id] = row
+        if row.suppressed:
+            ctx.suppressed.add(row.email)
+        if row.last_sent is not None:
+            ctx.last_sent[row.id] = row.last_sent
+        if row.next_check is not None:
+            ctx.next_check[row.id] = row.next_check
+        if row.last_interview is not None:
+            zone = ZoneInfo(row.time_zone)
+            ctx.interview_day[row.id] = row.last_interview.astimezone(zone).date()
+        if row.interview_end is not None:
+            ctx.interview_end[row.id] = row.interview_end
+        if row.promised_day is not None:
+            ctx.promised_day[row.id] = row.promised_day
+        if row.last_automated is not None:
+            ctx.last_automated[row.candidate_id] = row.last_automated
+    return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What every chunk of one claimed batch shares (read once per batch, not per chunk)."""
+
+    agency: bt.Calendar
+    overrides: dict[str, str]
+    #: R-CAND-1 policy numbers: news after an interview, and how far ahead a promise no
+    #: cadence check backs is made.
+    after_interview_days: int = 2
+    promise_days: int = 3
+
+
+async def load_batch(session: AsyncSession) -> Batch:
+    """What a claimed batch shares: the agency calendar, the admin's wording, the policy."""
+    policy = await session.get(Policy, 1)
+    return Batch(
+        agency=await calendars.default_calendar(session),
+        overrides=await repository.template_overrides(session),
+        after_interview_days=policy.after_interview_days if policy else 2,
+        promise_days=policy.promise_days if policy else 3,
+    )
