@@ -24,7 +24,7 @@ from app.core.logs import install_log_hygiene
 from app.core.middleware import BodySizeLimit, LastResort
 from app.core.settings import Settings, get_settings
 from app.events.router import router as events_router
-from app.feedback.requests_router import router as feedback_requests_router
+from app.feedback.requests.router import router as feedback_requests_router
 from app.feedback.router import router as feedback_router
 from app.integrations.sendgrid.router import router as sendgrid_events_router
 from app.interviews.router import router as interviews_router

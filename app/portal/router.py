@@ -21,7 +21,7 @@ from app.core.errors import Conflict, NotFound, problem_responses
 from app.core.filters import IdPath
 from app.core.settings import Settings, SettingsDep
 from app.events import service as events
-from app.feedback import requests as feedback_requests
+from app.feedback.requests import service as feedback_requests
 from app.interviews import service as interviews
 from app.portal import links
 from app.portal import service as portal

@@ -19,7 +19,7 @@ from app.core import crud
 from app.core.clock import utcnow
 from app.core.errors import NotFound
 from app.events import service as events
-from app.feedback import requests as feedback_requests
+from app.feedback.requests import repository as feedback_requests
 from app.interviews.models import Interview, InterviewInterviewer, InterviewStatus
 from app.jobs.models import Job
 from app.messaging.models import Promise, PromiseState
@@ -37,6 +37,7 @@ from app.portal.schemas import (
 )
 from app.submissions.models import Submission
 from app.submissions.states import Stage
+from app.thank_you import repository as note_records
 from app.thank_you import service as notes
 from app.thank_you.models import NoteSource, NoteState, VersionAuthor
 
@@ -219,11 +220,11 @@ async def note_view(session: AsyncSession, link: CandidateLink) -> PortalNoteVie
             )
         ).scalars()
     )
-    note = await notes.for_interview(session, interview.id)
+    note = await note_records.for_interview(session, interview.id)
     view: PortalNote | None = None
     if note is not None:
         assert note.id is not None
-        all_versions = (await notes.versions(session, [note.id]))[note.id]
+        all_versions = (await note_records.versions(session, [note.id]))[note.id]
         sent = next((v for v in all_versions if v.number == note.approved_version), None)
         view = PortalNote(
             state=str(note.state),

@@ -7,22 +7,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
 from app.calendar.business_time import Calendar as BusinessCalendar
-from app.candidates.models import Candidate
 from app.core.clock import utcnow
-from app.interviews.models import Interview
 from app.messaging import gate
-from app.messaging.models import Promise, PromiseState
+from app.sla import repository
 from app.sla.models import (
     CheckKind,
     CheckPublic,
-    CheckState,
     ClockPublic,
     Policy,
     SchedulePublic,
@@ -32,9 +27,6 @@ from app.sla.models import (
 from app.sla.policy import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import WAITING, Stage
-from app.tasks.models import Task, TaskKind, TaskState
-
-PENDING = (CheckState.scheduled.value, CheckState.claimed.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +65,6 @@ def plan(
         PlannedCheck(CheckKind.second, second, breach(second)),
         PlannedCheck(CheckKind.silence, silence, breach(silence)),
     ]
-
-
-async def _decision_date(session: AsyncSession, submission: Submission) -> date | None:
-    """The stated decision date of the latest interview that gave one."""
-    stmt = (
-        select(col(Interview.stated_decision_date))
-        .where(
-            col(Interview.submission_id) == submission.id,
-            col(Interview.stated_decision_date).is_not(None),
-            col(Interview.status) != "cancelled",
-        )
-        .order_by(col(Interview.starts_at).desc())
-        .limit(1)
-    )
-    return await session.scalar(stmt)
 
 
 async def start_clock(
@@ -131,45 +108,14 @@ async def stop_clock(
     """Stop the running clock, cancel its pending checks and its open chase/decide tasks
     (R-SLA-5). A check being fired right now is cancelled too: the sweep's fenced update then
     finds it no longer claimed and fires nothing. Returns whether a clock was running."""
-    clock_id = await session.scalar(
-        select(col(SlaClock.id)).where(
-            col(SlaClock.submission_id) == submission.id, col(SlaClock.stopped_at).is_(None)
-        )
-    )
+    assert submission.id is not None
+    clock_id = await repository.running_clock_id(session, submission.id)
     if clock_id is None:
         return False
-    await session.execute(
-        update(SlaClock)
-        .where(col(SlaClock.id) == clock_id)
-        .values(stopped_at=at, stop_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    # A promise check stays: it backs a date already given to the candidate, and only a newer
-    # message about the application cancels it (R-CAND-1).
-    await session.execute(
-        update(SlaCheck)
-        .where(
-            col(SlaCheck.submission_id) == submission.id,
-            col(SlaCheck.state).in_(PENDING),
-            col(SlaCheck.kind) != CheckKind.promise.value,
-        )
-        .values(state=CheckState.cancelled.value, claim_token=None)
-        .execution_options(synchronize_session=False)
-    )
+    await repository.mark_stopped(session, clock_id, at=at, reason=reason)
+    await repository.cancel_pending_cadence_checks(session, submission.id)
     await back_open_promises(session, submission)
-    # Pending checks and open chase/decide tasks all belong to the running clock (stopping a
-    # clock settles all of its own), so the submission finds them through indexes the sweep
-    # needs anyway.
-    await session.execute(
-        update(Task)
-        .where(
-            col(Task.submission_id) == submission.id,
-            col(Task.state) == TaskState.open.value,
-            col(Task.kind).in_([TaskKind.chase.value, TaskKind.decide.value]),
-        )
-        .values(state=TaskState.cancelled.value, resolution=reason, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    await repository.cancel_open_cadence_tasks(session, submission.id, reason=reason, now=utcnow())
     return True
 
 
@@ -178,33 +124,11 @@ async def back_open_promises(session: AsyncSession, submission: Submission) -> N
     candidate was given; each open promise left without a check on or before its day gets a
     promise check on that day (``gate.promise_check_at``)."""
     assert submission.id is not None
-    rows = (
-        await session.execute(
-            select(col(Promise.promised_date), col(Candidate.time_zone))
-            .join(Submission, col(Submission.id) == col(Promise.submission_id))
-            .join(Candidate, col(Candidate.id) == col(Submission.candidate_id))
-            .where(
-                col(Promise.submission_id) == submission.id,
-                col(Promise.state) == PromiseState.open.value,
-            )
-        )
-    ).all()
+    rows = await repository.open_promise_days(session, submission.id)
     if not rows:
         return
-    pending = list(
-        (
-            await session.execute(
-                select(col(SlaCheck.due_at)).where(
-                    col(SlaCheck.submission_id) == submission.id,
-                    col(SlaCheck.state).in_(PENDING),
-                    col(SlaCheck.kind) == CheckKind.promise.value,
-                )
-            )
-        ).scalars()
-    )
-    clock_id = await session.scalar(
-        select(func.max(col(SlaClock.id))).where(col(SlaClock.submission_id) == submission.id)
-    )
+    pending = await repository.pending_promise_check_dues(session, submission.id)
+    clock_id = await repository.newest_clock_id(session, submission.id)
     if clock_id is None:
         return
     agency = await calendars.default_calendar(session)
@@ -231,7 +155,11 @@ async def on_stage_entered(
     """Any move stops the running clock; entering a waiting stage starts a new one (R-SLA-5)."""
     await stop_clock(session, submission, reason=f"moved to {stage.value}", at=at)
     if stage in WAITING:
-        decision = await _decision_date(session, submission) if stage is Stage.interviewed else None
+        decision = (
+            await repository.latest_decision_date(session, submission.id)
+            if stage is Stage.interviewed and submission.id is not None
+            else None
+        )
         await start_clock(session, submission, started_at=at, decision_date=decision)
 
 
@@ -253,23 +181,12 @@ async def on_decision_date_changed(session: AsyncSession, submission: Submission
     """A new stated decision date moves the first check, while the first check is still ahead."""
     if Stage(submission.stage) is not Stage.interviewed:
         return
-    clock = (
-        await session.execute(
-            select(SlaClock).where(
-                col(SlaClock.submission_id) == submission.id, col(SlaClock.stopped_at).is_(None)
-            )
-        )
-    ).scalar_one_or_none()
+    assert submission.id is not None
+    clock = await repository.running_clock(session, submission.id)
     if clock is None:
         return
-    first_pending = await session.scalar(
-        select(col(SlaCheck.id)).where(
-            col(SlaCheck.submission_id) == submission.id,
-            col(SlaCheck.kind) == CheckKind.first.value,
-            col(SlaCheck.state) == CheckState.scheduled.value,
-        )
-    )
-    decision = await _decision_date(session, submission)
+    first_pending = await repository.scheduled_first_check_id(session, submission.id)
+    decision = await repository.latest_decision_date(session, submission.id)
     if first_pending is None or decision == clock.decision_date:
         return
     await start_clock(session, submission, started_at=clock.started_at, decision_date=decision)
@@ -278,13 +195,8 @@ async def on_decision_date_changed(session: AsyncSession, submission: Submission
 async def keep_waiting(session: AsyncSession, submission: Submission, *, now: datetime) -> None:
     """R-SLA-4 "keep waiting": one more check 3 business days later (policy), and — so silence
     can never go unnoticed — a new decide point the same distance after that check."""
-    clock = (
-        await session.execute(
-            select(SlaClock).where(
-                col(SlaClock.submission_id) == submission.id, col(SlaClock.stopped_at).is_(None)
-            )
-        )
-    ).scalar_one_or_none()
+    assert submission.id is not None
+    clock = await repository.running_clock(session, submission.id)
     if clock is None:
         await start_clock(session, submission, started_at=now)
         return
@@ -316,24 +228,9 @@ async def keep_waiting(session: AsyncSession, submission: Submission, *, now: da
 
 async def schedule(session: AsyncSession, submission: Submission) -> SchedulePublic:
     """Every clock and check of a submission, planned and past, in two queries."""
-    clocks = list(
-        (
-            await session.execute(
-                select(SlaClock)
-                .where(col(SlaClock.submission_id) == submission.id)
-                .order_by(col(SlaClock.id))
-            )
-        ).scalars()
-    )
-    checks = list(
-        (
-            await session.execute(
-                select(SlaCheck)
-                .where(col(SlaCheck.submission_id) == submission.id)
-                .order_by(col(SlaCheck.due_at), col(SlaCheck.id))
-            )
-        ).scalars()
-    )
+    assert submission.id is not None
+    clocks = await repository.clocks_of(session, submission.id)
+    checks = await repository.checks_of(session, submission.id)
     assert submission.id is not None
     return SchedulePublic(
         submission_id=submission.id,

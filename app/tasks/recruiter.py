@@ -16,14 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
 from app.core import bulk
-from app.submissions.models import Submission
+from app.tasks import repository
 from app.tasks.models import Task, TaskKind, TaskState
 
 
@@ -32,18 +30,11 @@ async def open_fix_address_task(
 ) -> Task | None:
     """R-CAND-5: the recruiter fixes the candidate's address; one open task per submission.
     Returns the new task, or None when one is already open (or the submission is gone)."""
-    already = await session.scalar(
-        select(col(Task.id)).where(
-            col(Task.submission_id) == submission_id,
-            col(Task.kind) == TaskKind.fix_address.value,
-            col(Task.state) == TaskState.open.value,
-        )
-    )
-    if already is not None:
+    if await repository.open_task_id(
+        session, submission_id=submission_id, kind=TaskKind.fix_address
+    ):
         return None
-    owner = await session.scalar(
-        select(col(Submission.owner_id)).where(col(Submission.id) == submission_id)
-    )
+    owner = await repository.submission_owner(session, submission_id)
     if owner is None:
         return None
     agency = await calendars.default_calendar(session)
@@ -169,7 +160,7 @@ async def open_pass_on_task(
 
 
 async def finish_task(
-    task_id: int | None, session: AsyncSession, *, now: datetime, resolution: str
+    session: AsyncSession, task_id: int | None, *, now: datetime, resolution: str
 ) -> None:
     """Close a task another domain's action answered (a review decided, a request answered)."""
     if task_id is None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import ownership
 from app.auth.principal import Principal
 from app.core import crud
 from app.core.clock import utcnow
@@ -20,18 +19,8 @@ from app.submissions import service as submissions
 from app.submissions import states
 from app.submissions.models import StageMoveCreate, Submission
 from app.submissions.states import Stage
+from app.tasks import repository
 from app.tasks.models import Task, TaskKind, TaskPublic, TaskState
-
-
-def visible(principal: Principal) -> ColumnElement[bool] | None:
-    """A recruiter sees the tasks assigned to them and those on submissions they can see."""
-    clause = ownership.submissions(principal)
-    if clause is None:
-        return None
-    return or_(
-        col(Task.assignee_id) == principal.user_id,
-        col(Task.submission_id).in_(select(col(Submission.id)).where(clause)),
-    )
 
 
 def public(task: Task, *, now: datetime) -> TaskPublic:
@@ -41,7 +30,7 @@ def public(task: Task, *, now: datetime) -> TaskPublic:
 
 
 async def get(session: AsyncSession, principal: Principal, task_id: int) -> Task:
-    return await crud.get_or_404(session, Task, task_id, visible=visible(principal))
+    return await crud.get_or_404(session, Task, task_id, visible=repository.visible_to(principal))
 
 
 async def list_page(
@@ -66,7 +55,7 @@ async def list_page(
         overdue_clause = (col(Task.state) != TaskState.open.value) | (col(Task.breach_at) > now)
     stmt = crud.where_all(
         select(Task),
-        visible(principal),
+        repository.visible_to(principal),
         col(Task.assignee_id) == assignee_id if assignee_id else None,
         col(Task.kind) == kind.value if kind else None,
         col(Task.state) == state.value if state else None,

@@ -14,31 +14,27 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import ownership
-from app.auth.models import User
 from app.auth.principal import Principal
 from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
-from app.candidates.models import Candidate
-from app.clients.models import Client, Contact, ContactPolicy
+from app.clients.models import Contact, ContactPolicy
 from app.core import crud
 from app.core.errors import Conflict
 from app.core.pagination import Page, PageParams, make_page
 from app.events import service as events
-from app.interviews.models import Interview, InterviewInterviewer, InterviewStatus
-from app.jobs.models import Job
+from app.interviews.models import Interview, InterviewStatus
 from app.messaging import gate, outbox
-from app.messaging.models import Message, MessageKind
+from app.messaging.models import MessageKind
 from app.sla.policy import get_policy
 from app.submissions.models import Submission
 from app.submissions.states import Stage
 from app.tasks.models import TaskKind
 from app.tasks.recruiter import finish_task, open_pass_on_task, open_task
-from app.thank_you import checks, states
+from app.thank_you import checks, repository, states
 from app.thank_you.models import (
     NoteRecipient,
     NoteSource,
@@ -67,15 +63,7 @@ QUEUE_LIMIT = 200
 async def on_interview_held(session: AsyncSession, interview: Interview, *, now: datetime) -> None:
     """R-TY-1: an interview marked held invites the candidate to write a note (once)."""
     assert interview.id is not None
-    already = await session.scalar(
-        select(col(Message.id))
-        .where(
-            col(Message.interview_id) == interview.id,
-            col(Message.kind) == MessageKind.note_invitation.value,
-        )
-        .limit(1)
-    )
-    if already is not None:
+    if await repository.invitation_sent(session, interview.id):
         return
     submission = await session.get(Submission, interview.submission_id)
     if submission is None or submission.stage in (Stage.withdrawn, Stage.closed):
@@ -96,48 +84,17 @@ async def on_interview_held(session: AsyncSession, interview: Interview, *, now:
 # --- reading ------------------------------------------------------------------------------
 
 
-def visible(principal: Principal) -> ColumnElement[bool] | None:
-    """A recruiter sees the notes they review and those on submissions they can see."""
-    clause = ownership.submissions(principal)
-    if clause is None:
-        return None
-    return or_(
-        col(ThankYouNote.reviewer_id) == principal.user_id,
-        col(ThankYouNote.submission_id).in_(select(col(Submission.id)).where(clause)),
-    )
-
-
 async def get(session: AsyncSession, principal: Principal, note_id: int) -> ThankYouNote:
-    return await crud.get_or_404(session, ThankYouNote, note_id, visible=visible(principal))
-
-
-async def for_interview(session: AsyncSession, interview_id: int) -> ThankYouNote | None:
-    stmt = select(ThankYouNote).where(col(ThankYouNote.interview_id) == interview_id)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def versions(session: AsyncSession, note_ids: list[int]) -> dict[int, list[NoteVersion]]:
-    found: dict[int, list[NoteVersion]] = defaultdict(list)
-    if note_ids:
-        stmt = (
-            select(NoteVersion)
-            .where(col(NoteVersion.note_id).in_(note_ids))
-            .order_by(col(NoteVersion.number))
-        )
-        for version in (await session.execute(stmt)).scalars():
-            found[version.note_id].append(version)
-    return found
+    return await crud.get_or_404(
+        session, ThankYouNote, note_id, visible=repository.visible_to(principal)
+    )
 
 
 async def publics(session: AsyncSession, notes: list[ThankYouNote]) -> list[NotePublic]:
     """Notes with their versions and recipients (two queries for any number of notes)."""
     ids = [note.id for note in notes if note.id is not None]
-    by_note = await versions(session, ids)
-    recipients: dict[int, list[NoteRecipientPublic]] = defaultdict(list)
-    if ids:
-        stmt = select(NoteRecipient).where(col(NoteRecipient.note_id).in_(ids))
-        for row in (await session.execute(stmt)).scalars():
-            recipients[row.note_id].append(NoteRecipientPublic.model_validate(row))
+    by_note = await repository.versions(session, ids)
+    recipients = await repository.recipients(session, ids)
     result = []
     for note in notes:
         assert note.id is not None
@@ -155,7 +112,10 @@ async def publics(session: AsyncSession, notes: list[ThankYouNote]) -> list[Note
                         )
                         for v in by_note[note.id]
                     ],
-                    "recipients": sorted(recipients[note.id], key=lambda r: r.contact_id),
+                    "recipients": sorted(
+                        (NoteRecipientPublic.model_validate(r) for r in recipients[note.id]),
+                        key=lambda r: r.contact_id,
+                    ),
                 },
             )
         )
@@ -173,7 +133,7 @@ async def list_page(
 ) -> Page[NotePublic]:
     stmt = crud.where_all(
         select(ThankYouNote),
-        visible(principal),
+        repository.visible_to(principal),
         col(ThankYouNote.state) == state.value if state else None,
         col(ThankYouNote.submission_id) == submission_id if submission_id else None,
         col(ThankYouNote.interview_id) == interview_id if interview_id else None,
@@ -194,13 +154,12 @@ async def list_page(
 async def review_queue(session: AsyncSession, principal: Principal) -> list[NotePublic]:
     """R-TY-4: the notes waiting for this recruiter's review, soonest deadline first (admins and
     integrations: everyone's)."""
-    stmt = crud.where_all(
-        select(ThankYouNote),
-        col(ThankYouNote.state) == NoteState.awaiting_review.value,
-        col(ThankYouNote.reviewer_id) == principal.user_id if principal.is_recruiter else None,
+    notes = await repository.awaiting_review(
+        session,
+        reviewer_id=principal.user_id if principal.is_recruiter else None,
+        limit=QUEUE_LIMIT,
     )
-    stmt = stmt.order_by(col(ThankYouNote.review_due_at), col(ThankYouNote.id)).limit(QUEUE_LIMIT)
-    return await publics(session, list((await session.execute(stmt)).scalars()))
+    return await publics(session, notes)
 
 
 # --- arriving -----------------------------------------------------------------------------
@@ -210,32 +169,9 @@ async def _known_names(
     session: AsyncSession, interview: Interview, submission: Submission
 ) -> tuple[list[str], list[str]]:
     """The interviewers' names, and other names a note may rightly contain."""
-    interviewers = list(
-        (
-            await session.execute(
-                select(col(Contact.name))
-                .join(InterviewInterviewer, col(InterviewInterviewer.contact_id) == col(Contact.id))
-                .where(col(InterviewInterviewer.interview_id) == interview.id)
-            )
-        ).scalars()
-    )
-    row = (
-        await session.execute(
-            select(
-                col(Candidate.first_name),
-                col(Candidate.last_name),
-                col(Job.title),
-                col(Client.name),
-                col(User.name),
-            )
-            .join(Submission, col(Submission.candidate_id) == col(Candidate.id))
-            .join(Job, col(Job.id) == col(Submission.job_id))
-            .join(Client, col(Client.id) == col(Job.client_id))
-            .join(User, col(User.id) == col(Submission.owner_id))
-            .where(col(Submission.id) == submission.id)
-        )
-    ).one()
-    return interviewers, [str(part) for part in row]
+    assert interview.id is not None and submission.id is not None
+    interviewers = [c.name for c in await repository.interviewers(session, interview.id)]
+    return interviewers, await repository.names_around(session, submission.id)
 
 
 async def submit(
@@ -252,7 +188,7 @@ async def submit(
         raise Conflict("A thank-you note follows an interview that was held.")
     submission = await session.get(Submission, interview.submission_id)
     assert submission is not None and submission.id is not None and interview.id is not None
-    note = await for_interview(session, interview.id)
+    note = await repository.for_interview(session, interview.id)
     if note is None:
         note = ThankYouNote(
             interview_id=interview.id,
@@ -269,12 +205,8 @@ async def submit(
         await session.flush()
         number = 1
     elif (target := states.next_state(note.state, NoteAction.resubmit)) is not None:
-        number = 1 + int(
-            await session.scalar(
-                select(func.max(col(NoteVersion.number))).where(col(NoteVersion.note_id) == note.id)
-            )
-            or 0
-        )
+        assert note.id is not None
+        number = 1 + await repository.last_version_number(session, note.id)
         note.state, note.review_comment, note.updated_at = target, None, now
     elif note.state == NoteState.awaiting_review:
         raise Conflict("The note is with the recruiter for review; wait for their answer.")
@@ -350,16 +282,6 @@ def _reviewed(note: ThankYouNote, action: NoteAction) -> NoteState:
     return target
 
 
-async def _interviewers(session: AsyncSession, interview_id: int) -> list[Contact]:
-    stmt = (
-        select(Contact)
-        .join(InterviewInterviewer, col(InterviewInterviewer.contact_id) == col(Contact.id))
-        .where(col(InterviewInterviewer.interview_id) == interview_id)
-        .order_by(col(Contact.id))
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
 async def approve(
     session: AsyncSession,
     principal: Principal,
@@ -371,13 +293,13 @@ async def approve(
     """R-TY-3/5: the sent text is the approved version; it goes to exactly the interviewers."""
     approved = _reviewed(note, NoteAction.approve)
     assert note.id is not None
-    contacts = await _interviewers(session, note.interview_id)
+    contacts = await repository.interviewers(session, note.interview_id)
     if not contacts:
         raise Conflict(
             "This interview has no interviewers recorded; add them to the interview before "
             "approving, so the note reaches exactly them (R-TY-5)."
         )
-    latest = (await versions(session, [note.id]))[note.id][-1]
+    latest = (await repository.versions(session, [note.id]))[note.id][-1]
     number = latest.number
     edited = text is not None and text.strip() != latest.text.strip()
     if edited:
@@ -405,7 +327,7 @@ async def approve(
         )
     note.state, note.approved_version = approved, number
     note.reviewed_at = note.updated_at = now
-    await finish_task(note.review_task_id, session, now=now, resolution="approved")
+    await finish_task(session, note.review_task_id, now=now, resolution="approved")
     outcomes = await _deliver(session, note, contacts, now=now)
     events.record(
         session,
@@ -472,7 +394,7 @@ async def request_changes(
     assert note.id is not None
     note.state, note.review_comment = changes_requested, comment
     note.reviewed_at = note.updated_at = now
-    await finish_task(note.review_task_id, session, now=now, resolution="changes requested")
+    await finish_task(session, note.review_task_id, now=now, resolution="changes requested")
     await outbox.enqueue_to_candidate(
         session,
         kind=MessageKind.note_changes_requested,
@@ -504,7 +426,7 @@ async def withhold(
     assert note.id is not None
     note.state, note.withheld_reason = withheld, reason
     note.reviewed_at = note.updated_at = now
-    await finish_task(note.review_task_id, session, now=now, resolution="withheld")
+    await finish_task(session, note.review_task_id, now=now, resolution="withheld")
     if note.source == NoteSource.candidate:
         await outbox.enqueue_to_candidate(
             session,

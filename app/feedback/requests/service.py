@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.auth import ownership
 from app.auth.principal import SYSTEM, Principal
 from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
-from app.clients.models import Contact, ContactPolicy
 from app.core import crud
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import Page, PageParams
@@ -30,8 +28,7 @@ from app.feedback.models import (
     FeedbackRequestState,
     SummaryStatus,
 )
-from app.interviews.models import Interview, InterviewInterviewer
-from app.jobs.models import Job
+from app.feedback.requests import repository
 from app.messaging import outbox
 from app.messaging.models import MessageKind
 from app.submissions.models import Submission
@@ -44,14 +41,8 @@ ANSWER_DAYS, BREACH_DAYS = 2, 3
 
 
 async def get(session: AsyncSession, principal: Principal, request_id: int) -> FeedbackRequest:
-    clause = ownership.submissions(principal)
     return await crud.get_or_404(
-        session,
-        FeedbackRequest,
-        request_id,
-        visible=None
-        if clause is None
-        else col(FeedbackRequest.submission_id).in_(select(col(Submission.id)).where(clause)),
+        session, FeedbackRequest, request_id, visible=repository.visible_to(principal)
     )
 
 
@@ -63,45 +54,13 @@ async def list_page(
     state: FeedbackRequestState | None,
     submission_id: int | None,
 ) -> Page[FeedbackRequestPublic]:
-    clause = ownership.submissions(principal)
     stmt = crud.where_all(
         select(FeedbackRequest),
-        None
-        if clause is None
-        else col(FeedbackRequest.submission_id).in_(select(col(Submission.id)).where(clause)),
+        repository.visible_to(principal),
         col(FeedbackRequest.state) == state.value if state else None,
         col(FeedbackRequest.submission_id) == submission_id if submission_id else None,
     )
     return await crud.fetch_page(session, stmt, FeedbackRequest, page, FeedbackRequestPublic)
-
-
-async def for_submissions(
-    session: AsyncSession, submission_ids: list[int]
-) -> dict[int, FeedbackRequest]:
-    if not submission_ids:
-        return {}
-    stmt = select(FeedbackRequest).where(col(FeedbackRequest.submission_id).in_(submission_ids))
-    return {r.submission_id: r for r in (await session.execute(stmt)).scalars()}
-
-
-async def _someone_to_ask(session: AsyncSession, submission: Submission) -> bool:
-    """Is there a client contact the recruiter may ask? The job's primary contact or an
-    interviewer who is not ``do_not_contact``."""
-    interviewers = (
-        select(col(InterviewInterviewer.contact_id))
-        .join(Interview, col(Interview.id) == col(InterviewInterviewer.interview_id))
-        .where(col(Interview.submission_id) == submission.id)
-    )
-    primary = select(col(Job.primary_contact_id)).where(col(Job.id) == submission.job_id)
-    found = await session.scalar(
-        select(col(Contact.id))
-        .where(
-            or_(col(Contact.id).in_(primary.scalar_subquery()), col(Contact.id).in_(interviewers)),
-            col(Contact.contact_policy) != ContactPolicy.do_not_contact.value,
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 async def request(
@@ -113,16 +72,13 @@ async def request(
         raise NotFound(f"No application with id {submission_id}.")
     if submission.stage != Stage.rejected:
         raise Conflict("Feedback can be asked for once the client has made a decision to reject.")
-    existing = await session.scalar(
-        select(col(FeedbackRequest.id)).where(col(FeedbackRequest.submission_id) == submission_id)
-    )
-    if existing is not None:
+    if await repository.asked_already(session, submission_id):
         raise Conflict("Feedback was already asked for on this application (once per application).")
     row = FeedbackRequest(submission_id=submission_id, candidate_id=candidate_id, requested_at=now)
     session.add(row)
     await session.flush()
     assert row.id is not None
-    if not await _someone_to_ask(session, submission):
+    if not await repository.someone_to_ask(session, submission):
         row.state, row.answered_at = FeedbackRequestState.unavailable, now
         row.reason = "R-FB no contact who may be asked (none, or do_not_contact)"
         await _tell(session, row, MessageKind.feedback_unavailable, now=now)
@@ -199,7 +155,7 @@ async def answer(
     assert summary is not None
     row.state, row.summary, row.answered_at = FeedbackRequestState.answered, summary, now
     row.answered_by = principal.user_id
-    await finish_task(row.task_id, session, now=now, resolution="answered")
+    await finish_task(session, row.task_id, now=now, resolution="answered")
     await _tell(session, row, MessageKind.feedback_shared, now=now, detail=summary)
     events.record(
         session,
@@ -219,7 +175,7 @@ async def decline(
     _open(row)
     row.state, row.reason, row.answered_at = FeedbackRequestState.unavailable, reason, now
     row.answered_by = principal.user_id
-    await finish_task(row.task_id, session, now=now, resolution="declined")
+    await finish_task(session, row.task_id, now=now, resolution="declined")
     await _tell(session, row, MessageKind.feedback_unavailable, now=now)
     events.record(
         session,

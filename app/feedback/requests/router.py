@@ -12,13 +12,13 @@ from app.core.database import SessionDep
 from app.core.errors import problem_responses
 from app.core.filters import IdPath, Paging, SubmissionFilter
 from app.core.pagination import Page
-from app.feedback import requests as service
 from app.feedback.models import (
     FeedbackAnswer,
     FeedbackDecline,
     FeedbackRequestPublic,
     FeedbackRequestState,
 )
+from app.feedback.requests import service
 
 router = APIRouter(
     prefix="/feedback-requests", tags=["feedback"], responses=problem_responses(401, 422)
