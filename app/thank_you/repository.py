@@ -85,14 +85,14 @@ async def last_version_number(session: AsyncSession, note_id: int) -> int:
 
 
 async def awaiting_review(
-    session: AsyncSession, *, reviewer_id: int | None, limit: int
+    session: AsyncSession, *, reviewer_id: int | None, everyone: bool, limit: int
 ) -> list[ThankYouNote]:
-    """R-TY-4: notes waiting for review (one reviewer's, or everyone's), soonest deadline
-    first."""
+    """R-TY-4: notes waiting for review, soonest deadline first: everyone's, or only those of
+    ``reviewer_id`` (``None``, a caller who is no user, reviews none)."""
     stmt = crud.where_all(
         select(ThankYouNote),
         col(ThankYouNote.state) == NoteState.awaiting_review.value,
-        col(ThankYouNote.reviewer_id) == reviewer_id if reviewer_id is not None else None,
+        None if everyone else col(ThankYouNote.reviewer_id) == reviewer_id,
     )
     stmt = stmt.order_by(col(ThankYouNote.review_due_at), col(ThankYouNote.id)).limit(limit)
     return list((await session.execute(stmt)).scalars())

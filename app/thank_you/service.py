@@ -156,7 +156,8 @@ async def review_queue(session: AsyncSession, principal: Principal) -> list[Note
     integrations: everyone's)."""
     notes = await repository.awaiting_review(
         session,
-        reviewer_id=principal.user_id if principal.is_recruiter else None,
+        reviewer_id=principal.user_id,
+        everyone=not principal.is_recruiter,
         limit=QUEUE_LIMIT,
     )
     return await publics(session, notes)
