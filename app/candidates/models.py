@@ -12,10 +12,11 @@ from app.core.models import (
     RefId,
     RequestModel,
     SingleLine,
-    Timestamps,
+    SyncedTimestamps,
     TimeZoneName,
     UpdateModel,
     not_null_columns,
+    sync_order_index,
 )
 
 
@@ -31,9 +32,12 @@ class CandidateBase(SQLModel):
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
 
 
-class Candidate(CandidateBase, Timestamps, table=True):
+class Candidate(CandidateBase, SyncedTimestamps, table=True):
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", index=True)
+
+
+sync_order_index(Candidate)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class CandidateCreate(CandidateBase, RequestModel):

@@ -83,8 +83,9 @@ async def list_page(
     stmt = crud.where_all(
         select(Candidate),
         ownership.candidates(principal),
-        col(Candidate.updated_at) >= updated_since if updated_since else None,
         col(Candidate.owner_id) == owner_id if owner_id else None,
         col(Candidate.external_id) == external_id if external_id else None,
     )
-    return await crud.fetch_page(session, stmt, Candidate, page, CandidatePublic)
+    return await crud.fetch_page(
+        session, stmt, Candidate, page, CandidatePublic, updated_since=updated_since
+    )

@@ -15,10 +15,11 @@ from app.core.models import (
     RefId,
     RequestModel,
     SingleLine,
-    Timestamps,
+    SyncedTimestamps,
     TimeZoneName,
     UpdateModel,
     not_null_columns,
+    sync_order_index,
 )
 
 
@@ -38,8 +39,11 @@ class ClientBase(SQLModel):
     )
 
 
-class Client(ClientBase, Timestamps, table=True):
+class Client(ClientBase, SyncedTimestamps, table=True):
     id: int | None = Field(default=None, primary_key=True)
+
+
+sync_order_index(Client)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class ClientCreate(ClientBase, RequestModel):
@@ -90,9 +94,12 @@ class ContactBase(SQLModel):
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
 
 
-class Contact(ContactBase, Timestamps, table=True):
+class Contact(ContactBase, SyncedTimestamps, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id", index=True)
+
+
+sync_order_index(Contact)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class ContactCreate(ContactBase, RequestModel):

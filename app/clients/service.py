@@ -121,10 +121,11 @@ async def list_clients(
 ) -> Page[ClientPublic]:
     stmt = crud.where_all(
         select(Client),
-        col(Client.updated_at) >= updated_since if updated_since else None,
         col(Client.external_id) == external_id if external_id else None,
     )
-    return await crud.fetch_page(session, stmt, Client, page, ClientPublic)
+    return await crud.fetch_page(
+        session, stmt, Client, page, ClientPublic, updated_since=updated_since
+    )
 
 
 async def create_contact(
@@ -207,8 +208,9 @@ async def list_contacts(
 ) -> Page[ContactPublic]:
     stmt = crud.where_all(
         select(Contact),
-        col(Contact.updated_at) >= updated_since if updated_since else None,
         col(Contact.client_id) == client_id if client_id else None,
         col(Contact.external_id) == external_id if external_id else None,
     )
-    return await crud.fetch_page(session, stmt, Contact, page, ContactPublic)
+    return await crud.fetch_page(
+        session, stmt, Contact, page, ContactPublic, updated_since=updated_since
+    )

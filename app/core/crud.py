@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Integer, Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.core.clock import utcnow
+from app.core.database import UTCDateTime
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import Page, PageParams, make_page
 
@@ -54,14 +55,37 @@ async def fetch_page(
     model: type[M],
     page: PageParams,
     public: type[P],
+    *,
+    updated_since: datetime | None = None,
 ) -> Page[P]:
-    """One page of ``stmt`` in id order, converted to the public model."""
-    id_col = model.id  # type: ignore[attr-defined]
-    stmt = stmt.where(id_col > page.after_id).order_by(id_col).limit(page.limit + 1)
-    rows = list((await session.execute(stmt)).scalars())
+    """One page of ``stmt``, converted to the public model: in id order, or with
+    ``updated_since`` in ``(updated_at, id)`` keyset order from that instant (a sync; the
+    contract is in ``app.core.pagination``)."""
+    id_col: Any = model.id  # type: ignore[attr-defined]
+    sync = updated_since is not None
+    page.check_order(sync=sync)
+    if updated_since is None:
+        stmt = stmt.where(id_col > page.after_id).order_by(id_col)
+    else:
+        updated_col: Any = model.updated_at  # type: ignore[attr-defined]
+        stmt = stmt.where(updated_col >= updated_since)
+        if page.after_updated_at is not None:
+            # One range of the (updated_at, id) index: a row comparison both databases plan so.
+            stmt = stmt.where(
+                tuple_(updated_col, id_col)
+                > tuple_(
+                    literal(page.after_updated_at, UTCDateTime()), literal(page.after_id, Integer())
+                )
+            )
+        stmt = stmt.order_by(updated_col, id_col)
+    rows = list((await session.execute(stmt.limit(page.limit + 1))).scalars())
     items = [public.model_validate(row) for row in rows]
-    last_id = items[page.limit - 1].id if len(items) > page.limit else None  # type: ignore[attr-defined]
-    return make_page(items, limit=page.limit, id_of=last_id)
+    if len(items) <= page.limit:
+        return make_page(items, limit=page.limit, id_of=None)
+    last: Any = rows[page.limit - 1]
+    return make_page(
+        items, limit=page.limit, id_of=last.id, updated_at_of=last.updated_at if sync else None
+    )
 
 
 def apply_changes(record: SQLModel, changes: Mapping[str, Any]) -> list[str]:

@@ -11,7 +11,16 @@ from app.core.pagination import PageParams, page_params
 
 UpdatedSince = Annotated[
     Instant | None,
-    Query(description="Only records changed at or after this instant (RFC 3339 with offset)."),
+    Query(
+        description="Only records changed at or after this instant (RFC 3339 with offset). "
+        "The list is then a sync: ordered by `updated_at`, then `id`, and paged by keyset, so a "
+        "page costs the same however large the table. A record changed again during the walk "
+        "is read again at its end (keep the latest per id); a change whose transaction commits "
+        "after the walk passed its `updated_at` is not seen by this walk, so start the next "
+        "sync from the greatest `updated_at` seen minus a minute. The event feed "
+        "(`/v1/events`) is the stream that skips nothing. A cursor from a list without "
+        "`updated_since` is not valid here (422), and the other way round."
+    ),
 ]
 OwnerFilter = Annotated[
     int | None, Query(ge=1, le=MAX_ID, description="Owner recruiter's user id.")

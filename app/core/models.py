@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic import Field as PydanticField
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.core.clock import utcnow
@@ -235,6 +236,21 @@ class Timestamps(SQLModel):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
     )
+
+
+class SyncedTimestamps(SQLModel):
+    """Created/updated instants of a record an ATS syncs by ``updated_since``: its table gets
+    the keyset index ``(updated_at, id)`` (``sync_order_index``) that pages of a sync walk,
+    so a page costs the same however large the table (app.core.pagination)."""
+
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def sync_order_index(model: type[SQLModel]) -> Index:
+    """The ``(updated_at, id)`` index of a synced table, attached to it on creation."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    return Index(f"ix_{table.name}_updated_at_id", table.c.updated_at, table.c.id)
 
 
 class WorkTimestamps(SQLModel):

@@ -17,10 +17,11 @@ from app.core.models import (
     PublicModel,
     RefId,
     RequestModel,
-    Timestamps,
+    SyncedTimestamps,
     UpdateModel,
     instant_field,
     not_null_columns,
+    sync_order_index,
 )
 
 
@@ -54,7 +55,7 @@ class FeedbackBase(SQLModel):
     )
 
 
-class Feedback(FeedbackBase, Timestamps, table=True):
+class Feedback(FeedbackBase, SyncedTimestamps, table=True):
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id", index=True)
     interview_id: int | None = Field(default=None, foreign_key="interview.id", index=True)
@@ -63,6 +64,9 @@ class Feedback(FeedbackBase, Timestamps, table=True):
     summary_approved_by_type: str | None = Field(default=None, max_length=16)
     summary_approved_by: int | None = None
     summary_approved_at: datetime | None = instant_field(default=None, nullable=True)
+
+
+sync_order_index(Feedback)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class FeedbackCreate(FeedbackBase, RequestModel):

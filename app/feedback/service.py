@@ -165,8 +165,9 @@ async def list_page(
     stmt = crud.where_all(
         select(Feedback),
         ownership.feedback(principal),
-        col(Feedback.updated_at) >= updated_since if updated_since else None,
         col(Feedback.submission_id) == submission_id if submission_id else None,
         col(Feedback.external_id) == external_id if external_id else None,
     )
-    return await crud.fetch_page(session, stmt, Feedback, page, FeedbackPublic)
+    return await crud.fetch_page(
+        session, stmt, Feedback, page, FeedbackPublic, updated_since=updated_since
+    )

@@ -17,10 +17,11 @@ from app.core.models import (
     RefId,
     RequestModel,
     SingleLine,
-    Timestamps,
+    SyncedTimestamps,
     UpdateModel,
     instant_field,
     not_null_columns,
+    sync_order_index,
 )
 
 
@@ -57,7 +58,7 @@ class InterviewBase(SQLModel):
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
 
 
-class Interview(InterviewBase, Timestamps, table=True):
+class Interview(InterviewBase, SyncedTimestamps, table=True):
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -65,6 +66,9 @@ class Interview(InterviewBase, Timestamps, table=True):
     status: InterviewStatus = Field(default=InterviewStatus.scheduled, sa_type=String(16))
     starts_at: datetime = instant_field(nullable=False)
     ends_at: datetime = instant_field(nullable=False)
+
+
+sync_order_index(Interview)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class InterviewInterviewer(SQLModel, table=True):

@@ -191,11 +191,12 @@ async def list_page(
     stmt = crud.where_all(
         select(Interview),
         ownership.interviews(principal),
-        col(Interview.updated_at) >= updated_since if updated_since else None,
         col(Interview.submission_id) == submission_id if submission_id else None,
         col(Interview.external_id) == external_id if external_id else None,
     )
-    result = await crud.fetch_page(session, stmt, Interview, page, InterviewPublic)
+    result = await crud.fetch_page(
+        session, stmt, Interview, page, InterviewPublic, updated_since=updated_since
+    )
     ids = await interviewer_ids(session, [item.id for item in result.items])
     for item in result.items:
         item.interviewer_ids = ids[item.id]

@@ -13,9 +13,10 @@ from app.core.models import (
     PublicModel,
     RefId,
     RequestModel,
-    Timestamps,
+    SyncedTimestamps,
     UpdateModel,
     not_null_columns,
+    sync_order_index,
 )
 
 
@@ -31,11 +32,14 @@ class JobBase(SQLModel):
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
 
 
-class Job(JobBase, Timestamps, table=True):
+class Job(JobBase, SyncedTimestamps, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id", index=True)
     primary_contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
     owner_id: int = Field(foreign_key="user.id", index=True)
+
+
+sync_order_index(Job)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class JobCreate(JobBase, RequestModel):

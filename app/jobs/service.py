@@ -103,9 +103,8 @@ async def list_page(
     stmt = crud.where_all(
         select(Job),
         ownership.jobs(principal),
-        col(Job.updated_at) >= updated_since if updated_since else None,
         col(Job.owner_id) == owner_id if owner_id else None,
         col(Job.client_id) == client_id if client_id else None,
         col(Job.external_id) == external_id if external_id else None,
     )
-    return await crud.fetch_page(session, stmt, Job, page, JobPublic)
+    return await crud.fetch_page(session, stmt, Job, page, JobPublic, updated_since=updated_since)

@@ -14,10 +14,11 @@ from app.core.models import (
     PublicModel,
     RefId,
     RequestModel,
-    Timestamps,
+    SyncedTimestamps,
     UpdateModel,
     instant_field,
     not_null_columns,
+    sync_order_index,
 )
 from app.submissions.states import Stage
 
@@ -26,7 +27,7 @@ class SubmissionBase(SQLModel):
     external_id: ExternalId | None = Field(default=None, max_length=128, unique=True)
 
 
-class Submission(SubmissionBase, Timestamps, table=True):
+class Submission(SubmissionBase, SyncedTimestamps, table=True):
     __table_args__ = (UniqueConstraint("candidate_id", "job_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -36,6 +37,9 @@ class Submission(SubmissionBase, Timestamps, table=True):
     stage: Stage = Field(default=Stage.submitted, sa_type=String(32), index=True)
     stage_changed_at: datetime = instant_field(nullable=False)
     submitted_at: datetime = instant_field(nullable=False)
+
+
+sync_order_index(Submission)  # the keyset of updated_since syncs (app.core.pagination)
 
 
 class SubmissionCreate(SubmissionBase, RequestModel):

@@ -248,14 +248,15 @@ async def list_page(
     stmt = crud.where_all(
         select(Submission),
         ownership.submissions(principal),
-        col(Submission.updated_at) >= updated_since if updated_since else None,
         col(Submission.owner_id) == owner_id if owner_id else None,
         col(Submission.stage) == stage.value if stage else None,
         col(Submission.candidate_id) == candidate_id if candidate_id else None,
         col(Submission.job_id) == job_id if job_id else None,
         col(Submission.external_id) == external_id if external_id else None,
     )
-    result = await crud.fetch_page(session, stmt, Submission, page, SubmissionPublic)
+    result = await crud.fetch_page(
+        session, stmt, Submission, page, SubmissionPublic, updated_since=updated_since
+    )
     for item in result.items:
         item.allowed_moves = list(states.allowed_moves(item.stage))
     return result

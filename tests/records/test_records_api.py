@@ -17,8 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
+from app.core import clock
 from tests.support.factories import (
     Caller,
     make_caller,
@@ -615,6 +618,117 @@ class TestListPagination:
 
         _assert_problem(response, 422)
         assert "query.cursor" in _fields(response)
+
+
+#: Far enough ahead that no record of the test but those it places is changed after it.
+SYNC_FROM = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
+
+
+async def _place(session: AsyncSession, kind: Kind, updated: dict[int, datetime]) -> None:
+    """Set records' ``updated_at`` as a sync would find them (ties included)."""
+    table = SQLModel.metadata.tables[kind.record_type]
+    for record_id, at in updated.items():
+        await session.execute(update(table).where(table.c.id == record_id).values(updated_at=at))
+    await session.commit()
+
+
+async def _sync_page(
+    client: httpx.AsyncClient, caller: Caller, path: str, cursor: str | None, limit: int = 2
+) -> Json:
+    params: dict[str, Any] = {"updated_since": SYNC_FROM.isoformat(), "limit": limit}
+    if cursor is not None:
+        params["cursor"] = cursor
+    response = await client.get(f"/v1/{path}", params=params, headers=caller.headers)
+    assert response.status_code == 200, response.text
+    return _body(response)
+
+
+class TestSyncWalksByKeyset:
+    """Issue 14 / R-IN: an ``updated_since`` list pages by keyset on ``(updated_at, id)``; the
+    contract is in app.core.pagination (each record once per walk, a record changed during the
+    walk read again at its end, a cursor of the other order refused)."""
+
+    @by_kind
+    async def test_a_walk_visits_each_record_once_in_updated_at_then_id_order(
+        self, client: httpx.AsyncClient, session: AsyncSession, kind: Kind
+    ) -> None:
+        admin = await make_caller(session, "admin")
+        ids = sorted(await kind.make_many(session, 5))
+        second = timedelta(seconds=1)
+        # Three share one instant (ties broken by id), one is later, one is last.
+        placed = {
+            ids[0]: SYNC_FROM + 2 * second,
+            ids[1]: SYNC_FROM,
+            ids[2]: SYNC_FROM,
+            ids[3]: SYNC_FROM + second,
+            ids[4]: SYNC_FROM,
+        }
+        await _place(session, kind, placed)
+
+        seen: list[int] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            page = await _sync_page(client, admin, kind.path, cursor)
+            pages += 1
+            seen += [int(item["id"]) for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+
+        assert seen == [ids[1], ids[2], ids[4], ids[3], ids[0]]
+        assert pages == 3
+
+    @by_kind
+    async def test_a_record_changed_during_the_walk_is_read_again_at_its_end(
+        self, client: httpx.AsyncClient, session: AsyncSession, kind: Kind
+    ) -> None:
+        admin = await make_caller(session, "admin")
+        ids = sorted(await kind.make_many(session, 4))
+        await _place(session, kind, {record_id: SYNC_FROM for record_id in ids})
+        change = await kind.change(session)
+        await session.commit()
+
+        first = await _sync_page(client, admin, kind.path, None)
+        assert [int(item["id"]) for item in first["items"]] == ids[:2]
+        with clock.at(SYNC_FROM + timedelta(minutes=5)):
+            patched = await client.patch(
+                f"/v1/{kind.path}/{ids[0]}", json=change, headers=admin.headers
+            )
+        assert patched.status_code == 200, patched.text
+        rest: list[int] = []
+        cursor = first["next_cursor"]
+        while cursor is not None:
+            page = await _sync_page(client, admin, kind.path, cursor)
+            rest += [int(item["id"]) for item in page["items"]]
+            cursor = page["next_cursor"]
+
+        assert rest == [ids[2], ids[3], ids[0]]
+
+    @by_kind
+    async def test_a_cursor_of_the_other_order_is_refused__R_IN(
+        self, client: httpx.AsyncClient, session: AsyncSession, kind: Kind
+    ) -> None:
+        admin = await make_caller(session, "admin")
+        ids = sorted(await kind.make_many(session, 3))
+        await _place(session, kind, {record_id: SYNC_FROM for record_id in ids})
+        listed = await client.get(f"/v1/{kind.path}", params={"limit": 1}, headers=admin.headers)
+        list_cursor = _body(listed)["next_cursor"]
+        sync_cursor = (await _sync_page(client, admin, kind.path, None, limit=1))["next_cursor"]
+        assert list_cursor and sync_cursor
+
+        as_sync = await client.get(
+            f"/v1/{kind.path}",
+            params={"updated_since": SYNC_FROM.isoformat(), "cursor": list_cursor},
+            headers=admin.headers,
+        )
+        as_list = await client.get(
+            f"/v1/{kind.path}", params={"cursor": sync_cursor}, headers=admin.headers
+        )
+
+        for response in (as_sync, as_list):
+            _assert_problem(response, 422)
+            assert "query.cursor" in _fields(response)
 
 
 class TestUpdatedSince:
