@@ -46,6 +46,15 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (default: $WEB_CONCURRENCY, else 1); "
+            "about one per core",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (the schema must be migrated first: `candor migrate`)."""
     settings = get_settings()
@@ -54,6 +63,7 @@ def serve(
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,  # None: uvicorn reads WEB_CONCURRENCY, else one process
         log_level=settings.log_level,
         proxy_headers=True,
     )

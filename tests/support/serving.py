@@ -21,6 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 CANDOR = Path(sys.executable).with_name("candor")
 
 
+#: The pid of the ``candor serve`` process listening on each port, while it serves.
+SERVING_PIDS: dict[int, int] = {}
+
+
+def children_of(pid: int) -> list[str]:
+    """The command lines of the processes whose parent is ``pid`` (from /proc: Linux, as CI)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -30,8 +45,9 @@ def free_port() -> int:
 
 def process_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """A test process's environment: the test's database, emails to files (never printed)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"}  # tests choose
     return {
-        **os.environ,
+        **inherited,
         "CANDOR_DATABASE_URL": database_url,
         "CANDOR_ENVIRONMENT": "test",
         "CANDOR_EMAIL_BACKEND": "file",
@@ -40,8 +56,10 @@ def process_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def serving(database_url: str, tmp_path: Path, port: int) -> AsyncIterator[Path]:
-    """``candor serve --port <port>`` until the block ends; yields its log file."""
+async def serving(
+    database_url: str, tmp_path: Path, port: int, *options: str
+) -> AsyncIterator[Path]:
+    """``candor serve --port <port> [options]`` until the block ends; yields its log file."""
     log_path = process_log("serve")
     with log_path.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -49,6 +67,7 @@ async def serving(database_url: str, tmp_path: Path, port: int) -> AsyncIterator
             "serve",
             "--port",
             str(port),
+            *options,
             stdout=out,
             stderr=out,
             env=process_env(database_url, tmp_path),
@@ -56,6 +75,7 @@ async def serving(database_url: str, tmp_path: Path, port: int) -> AsyncIterator
         )
         try:
             await _until_healthy(port, proc)
+            SERVING_PIDS[port] = proc.pid
             yield log_path
         finally:
             if proc.returncode is None:
