@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import app.models  # noqa: F401 - every table registered before the first query
+from app.auth.cache import PRINCIPALS
 from app.auth.router import me_router
 from app.auth.router import router as admin_router
 from app.calendar.router import router as calendars_router
@@ -122,6 +123,9 @@ def create_app(
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
+    # This process's memory of who each key belongs to starts empty with this app's bound.
+    PRINCIPALS.ttl_seconds = settings.auth_cache_seconds
+    PRINCIPALS.clear()
     app.state.sessionmaker = make_sessionmaker(the_engine)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -8,6 +8,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import repository
+from app.auth.cache import PRINCIPALS
 from app.auth.keys import hash_key
 from app.auth.principal import Principal
 from app.core.database import SessionDep
@@ -28,10 +29,13 @@ async def current_principal(
     token = credentials.credentials
     if len(token) > 200:
         raise Unauthorized("The API key is not valid.")
-    secret = settings.secret_key.get_secret_value()
-    principal = await repository.principal_for_key_hash(session, hash_key(secret, token))
+    key_hash = hash_key(settings.secret_key.get_secret_value(), token)
+    principal = PRINCIPALS.get(key_hash)
     if principal is None:
-        raise Unauthorized("The API key is unknown or has been revoked.")
+        principal = await repository.principal_for_key_hash(session, key_hash)
+        if principal is None:
+            raise Unauthorized("The API key is unknown or has been revoked.")
+        PRINCIPALS.put(key_hash, principal)
     return principal
 
 

@@ -177,6 +177,8 @@ async def list_api_keys(session: SessionDep, _: AdminPrincipal, page: Paging) ->
 async def revoke_api_key(
     session: SessionDep, principal: AdminPrincipal, api_key_id: IdPath
 ) -> ApiKeyPublic:
-    """Stop a key at once. Revoking twice is harmless; the key's record stays for the audit."""
+    """Stop a key: at once on the server that answers, and within `CANDOR_AUTH_CACHE_SECONDS`
+    (5 s by default) on every other server process. Revoking twice is harmless; the key's
+    record stays for the audit."""
     key = await crud.get_or_404(session, ApiKey, api_key_id)
     return ApiKeyPublic.model_validate(await service.revoke_key(session, principal, key))

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./candor.db"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: How long a process remembers who a key belongs to (app.auth.cache): a revoked key stops
+    #: at once on the process that revoked it and within this many seconds on every other.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"

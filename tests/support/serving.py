@@ -57,9 +57,14 @@ def process_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def serving(
-    database_url: str, tmp_path: Path, port: int, *options: str
+    database_url: str,
+    tmp_path: Path,
+    port: int,
+    *options: str,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Path]:
-    """``candor serve --port <port> [options]`` until the block ends; yields its log file."""
+    """``candor serve --port <port> [options]`` until the block ends (``env``: more variables
+    of its environment); yields its log file."""
     log_path = process_log("serve")
     with log_path.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -70,7 +75,7 @@ async def serving(
             *options,
             stdout=out,
             stderr=out,
-            env=process_env(database_url, tmp_path),
+            env={**process_env(database_url, tmp_path), **(env or {})},
             cwd=ROOT,
         )
         try:
