@@ -19,7 +19,7 @@ from app.auth.router import router as admin_router
 from app.calendar.router import router as calendars_router
 from app.candidates.router import router as candidates_router
 from app.clients.router import router as clients_router
-from app.core.database import make_engine, make_sessionmaker
+from app.core.database import make_engine, make_read_sessionmaker, make_sessionmaker
 from app.core.errors import FieldError, Problem, install_error_handlers, problem_responses
 from app.core.logs import install_log_hygiene
 from app.core.middleware import BodySizeLimit, LastResort
@@ -103,7 +103,15 @@ def create_app(
     """Build the app. Tests pass their own connection; a process builds its own engine."""
     settings = settings or get_settings()
     own_engine = bind is None
-    the_engine = bind if bind is not None else make_engine(settings.database_url)
+    the_engine = (
+        bind
+        if bind is not None
+        else make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +135,7 @@ def create_app(
     PRINCIPALS.ttl_seconds = settings.auth_cache_seconds
     PRINCIPALS.clear()
     app.state.sessionmaker = make_sessionmaker(the_engine)
+    app.state.read_sessionmaker = make_read_sessionmaker(the_engine)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(LastResort)  # added last: the outermost of ours

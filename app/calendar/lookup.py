@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -40,10 +40,20 @@ async def calendars_by_id(
 
 
 async def for_submission(session: AsyncSession, submission: Submission) -> BusinessCalendar:
-    """A submission's clocks use its client's calendar."""
-    calendar_id = await session.scalar(
+    """A submission's clocks use its client's calendar, else the agency's default: one query
+    (the client's calendar sorts first; ``is_default`` false before true)."""
+    client_calendar = (
         select(col(Client.calendar_id))
         .join(Job, col(Job.client_id) == col(Client.id))
         .where(col(Job.id) == submission.job_id)
+        .scalar_subquery()
     )
-    return (await calendars_by_id(session, [calendar_id]))[calendar_id]
+    row = (
+        await session.execute(
+            select(Calendar)
+            .where(or_(col(Calendar.id) == client_calendar, col(Calendar.is_default).is_(True)))
+            .order_by(col(Calendar.is_default))
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return to_business_calendar(row) if row is not None else FALLBACK

@@ -7,12 +7,14 @@ imported, so Alembic names every constraint the same way on SQLite and PostgreSQ
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy import JSON, DateTime, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from starlette.requests import Request
@@ -98,9 +101,33 @@ def _sqlite_begin(conn: Any) -> None:
 #: asyncpg's connect timeout (seconds): a server that accepts but never answers fails the request
 #: (503, R-AV) in bounded time instead of holding it for asyncpg's default minute.
 CONNECT_TIMEOUT_SECONDS = 5
+#: Connections a process keeps open, and how many more it may open under a burst (issue 14):
+#: sized so that the load one process can serve never churns connections (SQLAlchemy's default
+#: of 5 + 10 closed an overflow connection whenever five sat idle, and each new one cost a
+#: connect and asyncpg's type introspection). ``CANDOR_DB_POOL_SIZE`` / ``CANDOR_DB_MAX_OVERFLOW``.
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 10
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def _drop_connection_the_server_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """R-AV without a ping per checkout: a server that restarts or drops a connection closes its
+    socket, and asyncpg marks that connection closed as soon as the event loop sees it. Such a
+    connection is refused at checkout and the pool opens a new one in its place (or the request
+    gets 503 while the server is still away). A connection lost silently, with no close seen,
+    fails its first statement instead: that request is answered 503 and SQLAlchemy invalidates
+    the pool, so the next ones reconnect (decision 0086)."""
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    if driver_connection is not None and driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    **kwargs: Any,
+) -> AsyncEngine:
     """An async engine for ``url`` with the per-dialect settings Candor depends on.
 
     ``hide_parameters``: a database error's text never carries the statement's values, so no log
@@ -112,11 +139,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    # A restarted server leaves dead connections in the pool: each is tested on checkout and
-    # replaced, so the pool recovers by itself (R-AV).
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT_SECONDS})
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, **kwargs)
+    event.listen(engine.sync_engine, "checkout", _drop_connection_the_server_closed)
+    return engine
 
 
 def make_sessionmaker(bind: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
@@ -135,12 +161,81 @@ def make_sessionmaker(bind: AsyncEngine | AsyncConnection) -> async_sessionmaker
     return async_sessionmaker(bind=bind, expire_on_commit=False)
 
 
+#: Methods that change nothing (RFC 9110 safe methods we serve): their requests read without a
+#: transaction to commit (issue 14, decision 0086).
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+#: ``session.info`` key of a read-only session: any write in it is a bug, refused before it runs.
+READ_ONLY = "candor_read_only"
+
+
+def make_read_sessionmaker(bind: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read.
+
+    On PostgreSQL they run in autocommit: each statement of a read-committed transaction takes a
+    fresh snapshot anyway, so a read request sees exactly what it saw inside ``BEGIN`` …
+    ``COMMIT``, minus those two round trips and the pool's rollback when the connection returns.
+    SQLite (a file in this process) and the tests' rolled-back connection keep transactions.
+    Either way a write in such a session raises before anything is sent (``_refuse_writes``).
+    """
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return async_sessionmaker(
+            bind=bind.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            info={READ_ONLY: True},
+        )
+    if isinstance(bind, AsyncConnection):
+        return async_sessionmaker(
+            bind=bind,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+            info={READ_ONLY: True},
+        )
+    return async_sessionmaker(bind=bind, expire_on_commit=False, info={READ_ONLY: True})
+
+
+class WriteInReadOnlyRequest(RuntimeError):
+    """A GET tried to change something: a programming error, never sent to the database."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flushed_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise WriteInReadOnlyRequest("a read-only request tried to write through the ORM")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_statement_writes(state: ORMExecuteState) -> None:
+    writes = state.is_insert or state.is_update or state.is_delete
+    if writes and state.session.info.get(READ_ONLY):
+        raise WriteInReadOnlyRequest("a read-only request tried to run a write statement")
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit on success, roll back on any error.
 
     Services never commit; this is the one place a request's changes become durable, so a
-    request that fails part-way changes nothing (R-IN).
+    request that fails part-way changes nothing (R-IN). A GET or HEAD changes nothing: its
+    session has nothing to commit and refuses any write (``make_read_sessionmaker``); the few
+    GETs that must record something declare ``WriteSessionDep`` instead.
     """
+    if request.method in READ_ONLY_METHODS:
+        reader: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+        async with reader() as session:
+            yield session
+        return
+    async with _unit_of_work(request) as session:
+        yield session
+
+
+async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A unit of work that commits, whatever the method: for a GET that records something (a
+    private link's last use)."""
+    async with _unit_of_work(request) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with factory() as session:
         try:
@@ -154,3 +249,5 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 #: The request's session. ``scope="function"`` closes the unit of work (commit or rollback)
 #: when the endpoint returns, before the response is sent: a 2xx is only sent once committed.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+#: A session that commits even on a GET (``get_write_session``); the same commit point.
+WriteSessionDep = Annotated[AsyncSession, Depends(get_write_session, scope="function")]

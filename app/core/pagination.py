@@ -103,7 +103,7 @@ def decode_cursor(cursor: str) -> tuple[int, datetime | None]:
         raise _foreign_cursor() from None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
     ] = DEFAULT_LIMIT,
@@ -117,6 +117,8 @@ def page_params(
         ),
     ] = None,
 ) -> PageParams:
+    # async, as every dependency: FastAPI runs a plain ``def`` dependency in its thread pool,
+    # a thread hop per request for a few microseconds of work (issue 14).
     after_id, after_updated_at = decode_cursor(cursor) if cursor else (0, None)
     return PageParams(limit=limit, after_id=after_id, after_updated_at=after_updated_at)
 

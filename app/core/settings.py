@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.core.database import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
+
 #: The development secret. Production refuses to start with it (see ``check_production``).
 DEFAULT_SECRET = "candor-development-secret-change-me"  # noqa: S105 - a known, refused default
 #: A production secret has at least this many characters ...
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     #: How long a process remembers who a key belongs to (app.auth.cache): a revoked key stops
     #: at once on the process that revoked it and within this many seconds on every other.
     auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: PostgreSQL connections per process kept open, and how many more a burst may open
+    #: (app.core.database): about the requests one process serves at once.
+    db_pool_size: int = Field(default=DEFAULT_POOL_SIZE, ge=1, le=500)
+    db_max_overflow: int = Field(default=DEFAULT_MAX_OVERFLOW, ge=0, le=500)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
@@ -85,8 +91,9 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def app_settings(request: Request) -> Settings:
-    """The settings the running app was made with (``create_app(settings)``)."""
+async def app_settings(request: Request) -> Settings:
+    """The settings the running app was made with (``create_app(settings)``). async: FastAPI
+    runs a plain ``def`` dependency in its thread pool, a thread hop per request (issue 14)."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -12,11 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import CurrentPrincipal
 from app.candidates import service as candidates
 from app.core.clock import utcnow
-from app.core.database import SessionDep
+from app.core.database import SessionDep, WriteSessionDep
 from app.core.errors import Conflict, NotFound, problem_responses
 from app.core.filters import IdPath
 from app.core.settings import Settings, SettingsDep
@@ -44,12 +45,13 @@ staff_router = APIRouter(tags=["candidate portal"], responses=problem_responses(
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-async def _link(session: SessionDep, settings: Settings, token: str) -> CandidateLink:
+async def _link(session: AsyncSession, settings: Settings, token: str) -> CandidateLink:
+    # Records the link's last use: the GETs below take a session that commits (WriteSessionDep).
     return await links.resolve(session, settings, token, now=utcnow())
 
 
 @router.get("/{token}", summary="Where I stand")
-async def my_status(session: SessionDep, settings: SettingsDep, token: Token) -> PortalStatus:
+async def my_status(session: WriteSessionDep, settings: SettingsDep, token: Token) -> PortalStatus:
     """Each of the candidate's applications in plain words: the stage, what happens next, the
     date they will hear by (R-CAND-1), who invited them to email directly (and that they should
     copy their recruiter, R-CP-4), and whether they may ask for feedback (R-FB)."""
@@ -57,7 +59,7 @@ async def my_status(session: SessionDep, settings: SettingsDep, token: Token) ->
 
 
 @router.get("/{token}/note", summary="My thank-you note")
-async def my_note(session: SessionDep, settings: SettingsDep, token: Token) -> PortalNoteView:
+async def my_note(session: WriteSessionDep, settings: SettingsDep, token: Token) -> PortalNoteView:
     """The interview this link is for, its interviewers, and the note: its versions, the
     recruiter's comment when they asked for a change, and what became of it."""
     return await portal.note_view(session, await _link(session, settings, token))

@@ -43,15 +43,6 @@ async def running_clock(session: AsyncSession, submission_id: int) -> SlaClock |
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def running_clock_id(session: AsyncSession, submission_id: int) -> int | None:
-    """The id of the submission's running clock, without loading it."""
-    return await session.scalar(
-        select(col(SlaClock.id)).where(
-            col(SlaClock.submission_id) == submission_id, col(SlaClock.stopped_at).is_(None)
-        )
-    )
-
-
 async def newest_clock_id(session: AsyncSession, submission_id: int) -> int | None:
     """The submission's latest clock, running or stopped."""
     clock_id: int | None = await session.scalar(
@@ -60,13 +51,19 @@ async def newest_clock_id(session: AsyncSession, submission_id: int) -> int | No
     return clock_id
 
 
-async def mark_stopped(session: AsyncSession, clock_id: int, *, at: datetime, reason: str) -> None:
-    await session.execute(
+async def stop_running_clock(
+    session: AsyncSession, submission_id: int, *, at: datetime, reason: str
+) -> int | None:
+    """Stop the submission's running clock, if one runs; its id, or None. One statement: the
+    conditional update finds the running clock and stops it (issue 14: no read first)."""
+    stopped: int | None = await session.scalar(
         update(SlaClock)
-        .where(col(SlaClock.id) == clock_id)
+        .where(col(SlaClock.submission_id) == submission_id, col(SlaClock.stopped_at).is_(None))
         .values(stopped_at=at, stop_reason=reason)
+        .returning(col(SlaClock.id))
         .execution_options(synchronize_session=False)
     )
+    return stopped
 
 
 async def cancel_pending_cadence_checks(session: AsyncSession, submission_id: int) -> None:

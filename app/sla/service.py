@@ -73,9 +73,12 @@ async def start_clock(
     *,
     started_at: datetime,
     decision_date: date | None = None,
+    stopped: bool = False,
 ) -> SlaClock:
-    """Start a clock and place its checks as rows (R-SLA-1..4, R-SLA-6)."""
-    await stop_clock(session, submission, reason="restarted", at=started_at)
+    """Start a clock and place its checks as rows (R-SLA-1..4, R-SLA-6). A clock still running
+    is stopped first, unless the caller has just stopped it (``stopped``)."""
+    if not stopped:
+        await stop_clock(session, submission, reason="restarted", at=started_at)
     assert submission.id is not None
     cal = await calendars.for_submission(session, submission)
     policy = await get_policy(session)
@@ -109,10 +112,9 @@ async def stop_clock(
     (R-SLA-5). A check being fired right now is cancelled too: the sweep's fenced update then
     finds it no longer claimed and fires nothing. Returns whether a clock was running."""
     assert submission.id is not None
-    clock_id = await repository.running_clock_id(session, submission.id)
+    clock_id = await repository.stop_running_clock(session, submission.id, at=at, reason=reason)
     if clock_id is None:
         return False
-    await repository.mark_stopped(session, clock_id, at=at, reason=reason)
     await repository.cancel_pending_cadence_checks(session, submission.id)
     await back_open_promises(session, submission)
     await repository.cancel_open_cadence_tasks(session, submission.id, reason=reason, now=utcnow())
@@ -160,7 +162,7 @@ async def on_stage_entered(
             if stage is Stage.interviewed and submission.id is not None
             else None
         )
-        await start_clock(session, submission, started_at=at, decision_date=decision)
+        await start_clock(session, submission, started_at=at, decision_date=decision, stopped=True)
 
 
 async def on_feedback(
@@ -174,7 +176,9 @@ async def on_feedback(
     """Feedback stops the clock; ``hold`` with a new date restarts it by rule 1 (R-SLA-5)."""
     await stop_clock(session, submission, reason="feedback", at=at)
     if decision == "hold" and stated_decision_date is not None:
-        await start_clock(session, submission, started_at=at, decision_date=stated_decision_date)
+        await start_clock(
+            session, submission, started_at=at, decision_date=stated_decision_date, stopped=True
+        )
 
 
 async def on_decision_date_changed(session: AsyncSession, submission: Submission) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from app.auth import ownership
@@ -166,7 +167,14 @@ async def move(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("The submission changed stage meanwhile; read it again and retry.")
-    await session.refresh(submission)
+    # The row now holds exactly these values: set them as loaded, not as changes to flush, so
+    # the object is current without reading the row back (issue 14).
+    for name, value in (
+        ("stage", data.to_stage.value),
+        ("stage_changed_at", occurred_at),
+        ("updated_at", now),
+    ):
+        set_committed_value(submission, name, value)
     assert submission.id is not None
     session.add(
         StageMove(

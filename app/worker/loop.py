@@ -105,7 +105,11 @@ async def run(
 ) -> RoundResult:
     """Run until stopped (or, with ``once``, until nothing is due at ``now``)."""
     install_log_hygiene()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     backend = make_backend(settings)
     sessionmaker = make_sessionmaker(engine)
     stopping = asyncio.Event()

@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from app.core import clock
 from app.messaging.models import Message
+from app.portal.models import CandidateLink
 from tests.support.agency import Agency, at, submit, tasks, us_agency
 from tests.support.factories import make_caller
 from tests.support.mailing import Mailer
@@ -301,3 +302,23 @@ class TestFeedbackRequests:
         sent = await mailer.step("2026-11-10T18:30:00Z")
         [told] = [m for m in sent if "not able to get feedback" in (m.text or "")]
         assert told.to == ["sam@mail.example"]
+
+
+class TestALinkRemembersItsLastUse:
+    async def test_opening_a_link_records_when_it_was_last_used__R_TY_1(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        """A GET that writes (decision 0086): the portal's session commits even on GET."""
+        agency = await us_agency(client, session)
+        _, interview_id = await interviewed(client, agency)
+        token = await note_link(client, agency, interview_id, "2026-11-10T17:00:00Z")
+        with clock.at(at("2026-11-11T09:30:00Z")):
+            assert (await client.get(f"/v1/portal/{token}/note")).status_code == 200
+        used = (
+            await session.execute(
+                select(col(CandidateLink.last_used_at)).where(
+                    col(CandidateLink.interview_id) == interview_id
+                )
+            )
+        ).scalar_one()
+        assert used == at("2026-11-11T09:30:00Z")
