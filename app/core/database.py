@@ -169,28 +169,20 @@ READ_ONLY = "candor_read_only"
 
 
 def make_read_sessionmaker(bind: AsyncEngine | AsyncConnection) -> async_sessionmaker[AsyncSession]:
-    """Sessions for requests that only read.
+    """Sessions for requests that only read: ``make_sessionmaker``'s, marked read-only.
 
     On PostgreSQL they run in autocommit: each statement of a read-committed transaction takes a
     fresh snapshot anyway, so a read request sees exactly what it saw inside ``BEGIN`` …
     ``COMMIT``, minus those two round trips and the pool's rollback when the connection returns.
     SQLite (a file in this process) and the tests' rolled-back connection keep transactions.
-    Either way a write in such a session raises before anything is sent (``_refuse_writes``).
+    Either way a write in such a session raises before anything is sent
+    (``_refuse_flushed_writes``, ``_refuse_statement_writes``).
     """
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-        return async_sessionmaker(
-            bind=bind.execution_options(isolation_level="AUTOCOMMIT"),
-            expire_on_commit=False,
-            info={READ_ONLY: True},
-        )
-    if isinstance(bind, AsyncConnection):
-        return async_sessionmaker(
-            bind=bind,
-            expire_on_commit=False,
-            join_transaction_mode="create_savepoint",
-            info={READ_ONLY: True},
-        )
-    return async_sessionmaker(bind=bind, expire_on_commit=False, info={READ_ONLY: True})
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    factory = make_sessionmaker(bind)
+    factory.configure(info={READ_ONLY: True})
+    return factory
 
 
 class WriteInReadOnlyRequest(RuntimeError):
