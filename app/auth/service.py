@@ -49,7 +49,9 @@ async def create_user(session: AsyncSession, principal: Principal, data: UserCre
     session.add(user)
     await session.flush()
     assert user.id is not None
-    events.record(session, principal, action="user.created", record_type="user", record_id=user.id)
+    await events.record(
+        session, principal, action="user.created", record_type="user", record_id=user.id
+    )
     return user
 
 
@@ -63,7 +65,7 @@ async def update_user(
         external_id=changes.get("external_id"),
         own_id=user.id,
     )
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="user",
@@ -86,7 +88,7 @@ async def create_api_client(
     session.add(client)
     await session.flush()
     assert client.id is not None
-    events.record(
+    await events.record(
         session,
         principal,
         action="api_client.created",
@@ -104,7 +106,7 @@ async def update_api_client(
         other = await repository.api_client_by_name(session, changes["name"])
         if other is not None and other.id != client.id:
             raise Conflict(f"An API client named {changes['name']!r} already exists.")
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="api_client",
@@ -140,7 +142,7 @@ async def issue_key(
     session.add(key)
     await session.flush()
     assert key.id is not None
-    events.record(
+    await events.record(
         session,
         principal,
         action="api_key.created",
@@ -156,7 +158,7 @@ async def revoke_key(session: AsyncSession, principal: Principal, key: ApiKey) -
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         assert key.id is not None
-        events.record(
+        await events.record(
             session, principal, action="api_key.revoked", record_type="api_key", record_id=key.id
         )
     return key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,11 +18,32 @@ from app.submissions.models import Submission
 FALLBACK = BusinessCalendar(time_zone="UTC")
 
 
+#: Built once (issue 14, decision 0086): the statements of every stage move and check.
+_DEFAULT = select(Calendar).where(col(Calendar.is_default).is_(True))
+#: A submission's clocks use its client's calendar, else the agency's default: the client's
+#: calendar sorts first (``is_default`` false before true).
+_FOR_JOB = (
+    select(Calendar)
+    .where(
+        or_(
+            col(Calendar.id)
+            == (
+                select(col(Client.calendar_id))
+                .join(Job, col(Job.client_id) == col(Client.id))
+                .where(col(Job.id) == bindparam("job_id"))
+                .scalar_subquery()
+            ),
+            col(Calendar.is_default).is_(True),
+        )
+    )
+    .order_by(col(Calendar.is_default))
+    .limit(1)
+)
+
+
 async def default_calendar(session: AsyncSession) -> BusinessCalendar:
     """The agency's default calendar: recruiter tasks run on it (R-BT)."""
-    row = (
-        await session.execute(select(Calendar).where(col(Calendar.is_default).is_(True)))
-    ).scalar_one_or_none()
+    row = (await session.execute(_DEFAULT)).scalar_one_or_none()
     return to_business_calendar(row) if row is not None else FALLBACK
 
 
@@ -40,20 +61,6 @@ async def calendars_by_id(
 
 
 async def for_submission(session: AsyncSession, submission: Submission) -> BusinessCalendar:
-    """A submission's clocks use its client's calendar, else the agency's default: one query
-    (the client's calendar sorts first; ``is_default`` false before true)."""
-    client_calendar = (
-        select(col(Client.calendar_id))
-        .join(Job, col(Job.client_id) == col(Client.id))
-        .where(col(Job.id) == submission.job_id)
-        .scalar_subquery()
-    )
-    row = (
-        await session.execute(
-            select(Calendar)
-            .where(or_(col(Calendar.id) == client_calendar, col(Calendar.is_default).is_(True)))
-            .order_by(col(Calendar.is_default))
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    """A submission's clocks use its client's calendar, else the agency's default: one query."""
+    row = (await session.execute(_FOR_JOB, {"job_id": submission.job_id})).scalar_one_or_none()
     return to_business_calendar(row) if row is not None else FALLBACK

@@ -41,7 +41,7 @@ async def create(session: AsyncSession, principal: Principal, data: CalendarCrea
     session.add(calendar)
     await session.flush()
     assert calendar.id is not None
-    events.record(
+    await events.record(
         session, principal, action="calendar.created", record_type="calendar", record_id=calendar.id
     )
     return calendar
@@ -59,7 +59,7 @@ async def update_calendar(
         raise InvalidInput("body", str(exc)) from None
     if changes.get("is_default"):
         await _unset_default(session, calendar.id)
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="calendar",

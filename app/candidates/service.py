@@ -29,7 +29,7 @@ async def create(session: AsyncSession, principal: Principal, data: CandidateCre
     session.add(candidate)
     await session.flush()
     assert candidate.id is not None
-    events.record(
+    await events.record(
         session,
         principal,
         action="candidate.created",
@@ -49,7 +49,7 @@ async def update(
     await crud.ensure_external_id_free(
         session, Candidate, changes.get("external_id"), own_id=candidate.id
     )
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="candidate",

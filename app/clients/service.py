@@ -65,7 +65,7 @@ async def create_client(session: AsyncSession, principal: Principal, data: Clien
     session.add(client)
     await session.flush()
     assert client.id is not None
-    events.record(
+    await events.record(
         session, principal, action="client.created", record_type="client", record_id=client.id
     )
     return client
@@ -79,7 +79,7 @@ async def update_client(
     await crud.ensure_external_id_free(
         session, Client, changes.get("external_id"), own_id=client.id
     )
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="client",
@@ -109,7 +109,7 @@ async def delete_client(session: AsyncSession, principal: Principal, client: Cli
     if await session.scalar(select(col(Job.id)).where(col(Job.client_id) == client.id).limit(1)):
         raise Conflict("The client has jobs; a client with history cannot be deleted.")
     assert client.id is not None
-    events.record(
+    await events.record(
         session, principal, action="client.deleted", record_type="client", record_id=client.id
     )
     await session.delete(client)
@@ -137,7 +137,7 @@ async def create_contact(
     session.add(contact)
     await session.flush()
     assert contact.id is not None
-    events.record(
+    await events.record(
         session, principal, action="contact.created", record_type="contact", record_id=contact.id
     )
     return contact
@@ -151,7 +151,7 @@ async def update_contact(
     await crud.ensure_external_id_free(
         session, Contact, changes.get("external_id"), own_id=contact.id
     )
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="contact",
@@ -191,7 +191,7 @@ async def delete_contact(session: AsyncSession, principal: Principal, contact: C
             "set their contact policy instead of deleting them."
         )
     assert contact.id is not None
-    events.record(
+    await events.record(
         session, principal, action="contact.deleted", record_type="contact", record_id=contact.id
     )
     await session.delete(contact)

@@ -6,11 +6,12 @@ mechanics that would otherwise be copied into every domain (paging, 404s, partia
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, literal, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -27,6 +28,13 @@ def label(model: type[SQLModel]) -> str:
     return str(getattr(model, "__tablename__", model.__name__.lower())).replace("_", " ")
 
 
+@functools.cache
+def _by_id(model: type[M]) -> Select[tuple[M]]:
+    """``SELECT … WHERE id = :record_id``, built once per model (issue 14, decision 0086): the
+    statement keeps its cache key, so a GET by id runs an already compiled query."""
+    return select(model).where(model.id == bindparam("record_id"))  # type: ignore[attr-defined]
+
+
 async def get_or_404(
     session: AsyncSession,
     model: type[M],
@@ -35,10 +43,10 @@ async def get_or_404(
     visible: ColumnElement[bool] | None = None,
 ) -> M:
     """The record, or 404 — also when it exists but ``visible`` hides it from the caller."""
-    stmt = select(model).where(model.id == record_id)  # type: ignore[attr-defined]
+    stmt = _by_id(model)
     if visible is not None:
         stmt = stmt.where(visible)
-    found = (await session.execute(stmt)).scalar_one_or_none()
+    found: M | None = (await session.execute(stmt, {"record_id": record_id})).scalar_one_or_none()
     if found is None:
         raise NotFound(f"No {label(model)} with id {record_id}.")
     return found

@@ -62,7 +62,7 @@ async def create(session: AsyncSession, principal: Principal, data: FeedbackCrea
     session.add(feedback)
     await session.flush()
     assert feedback.id is not None
-    events.record(
+    await events.record(
         session,
         principal,
         action="feedback.created",
@@ -98,7 +98,7 @@ async def update(
         changes["summary_approved_by_type"] = None
         changes["summary_approved_by"] = None
         changes["summary_approved_at"] = None
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="feedback",
@@ -126,7 +126,7 @@ async def approve_summary(
         },
     )
     assert feedback.id is not None
-    events.record(
+    await events.record(
         session,
         principal,
         action="feedback.summary_approved",

@@ -114,7 +114,7 @@ async def create(session: AsyncSession, principal: Principal, data: InterviewCre
     await session.flush()
     assert interview.id is not None
     await _set_interviewers(session, interview.id, contacts)
-    events.record(
+    await events.record(
         session,
         principal,
         action="interview.created",
@@ -156,7 +156,7 @@ async def update(
         submission = await session.get(Submission, interview.submission_id)
         assert submission is not None
         await sla.on_decision_date_changed(session, submission)
-    events.record_update(
+    await events.record_update(
         session, principal, record_type="interview", record_id=interview.id, changed=changed
     )
     if "status" in changed and interview.status == InterviewStatus.held:

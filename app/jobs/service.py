@@ -45,7 +45,9 @@ async def create(session: AsyncSession, principal: Principal, data: JobCreate) -
     session.add(job)
     await session.flush()
     assert job.id is not None
-    events.record(session, principal, action="job.created", record_type="job", record_id=job.id)
+    await events.record(
+        session, principal, action="job.created", record_type="job", record_id=job.id
+    )
     return job
 
 
@@ -55,7 +57,7 @@ async def update(session: AsyncSession, principal: Principal, job: Job, data: Jo
     if "primary_contact_id" in changes:
         await _check_primary_contact(session, job.client_id, changes["primary_contact_id"])
     await crud.ensure_external_id_free(session, Job, changes.get("external_id"), own_id=job.id)
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="job",
@@ -85,7 +87,9 @@ async def delete(session: AsyncSession, principal: Principal, job: Job) -> None:
     ):
         raise Conflict("The job has submissions; set its status to 'closed' instead.")
     assert job.id is not None
-    events.record(session, principal, action="job.deleted", record_type="job", record_id=job.id)
+    await events.record(
+        session, principal, action="job.deleted", record_type="job", record_id=job.id
+    )
     await session.delete(job)
     await session.flush()
 

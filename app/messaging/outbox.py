@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.messaging.models import (
     STATUS_KINDS,
@@ -48,6 +47,21 @@ PROMISING = {
 #: The status kinds as stored (a newer status supersedes one of these not yet sent).
 STATUS_KIND_VALUES = sorted(kind.value for kind in STATUS_KINDS)
 
+_MESSAGES = Message.__table__  # type: ignore[attr-defined]
+#: Built once (issue 14, decision 0086): every stage move runs these two.
+_SUPERSEDE = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.submission_id.in_(bindparam("submission_ids", expanding=True)),
+        _MESSAGES.c.state == MessageState.pending.value,
+        _MESSAGES.c.audience == Audience.candidate.value,
+        _MESSAGES.c.kind.in_(STATUS_KIND_VALUES),
+    )
+    .values(state=MessageState.superseded.value)
+)
+_INSERT_MESSAGE = insert(_MESSAGES)
+_INSERT_MESSAGE_RETURNING_ID = insert(_MESSAGES).returning(_MESSAGES.c.id)
+
 
 def status_row(
     *,
@@ -81,17 +95,7 @@ async def supersede(session: AsyncSession, submission_ids: list[int]) -> None:
     outcome is not a status: it stays)."""
     if not submission_ids:
         return
-    await session.execute(
-        update(Message)
-        .where(
-            col(Message.submission_id).in_(submission_ids),
-            col(Message.state) == MessageState.pending.value,
-            col(Message.audience) == Audience.candidate.value,
-            col(Message.kind).in_(STATUS_KIND_VALUES),
-        )
-        .values(state=MessageState.superseded.value)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_SUPERSEDE, {"submission_ids": submission_ids})
 
 
 async def enqueue_status(
@@ -106,16 +110,14 @@ async def enqueue_status(
     assert submission.id is not None
     await supersede(session, [submission.id])
     await session.execute(
-        insert(Message),
-        [
-            status_row(
-                kind=kind,
-                submission_id=submission.id,
-                candidate_id=submission.candidate_id,
-                due_at=due_at,
-                reason=reason,
-            )
-        ],
+        _INSERT_MESSAGE,
+        status_row(
+            kind=kind,
+            submission_id=submission.id,
+            candidate_id=submission.candidate_id,
+            due_at=due_at,
+            reason=reason,
+        ),
     )
 
 
@@ -155,8 +157,7 @@ async def enqueue_to_candidate(
 
 
 async def _insert_one(session: AsyncSession, row: dict[str, Any]) -> int:
-    table = Message.__table__  # type: ignore[attr-defined]
-    inserted = await session.execute(insert(table).returning(table.c.id), [row])
+    inserted = await session.execute(_INSERT_MESSAGE_RETURNING_ID, row)
     return int(inserted.scalar_one())
 
 

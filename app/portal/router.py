@@ -132,7 +132,7 @@ async def make_link(
     )
     table = CandidateLink.__table__  # type: ignore[attr-defined]
     new_id = (await session.execute(insert(table).returning(table.c.id), [issued.row])).scalar_one()
-    events.record(
+    await events.record(
         session,
         principal,
         action="candidate_link.created",
@@ -162,7 +162,7 @@ async def revoke_link(session: SessionDep, principal: CurrentPrincipal, link_id:
         raise NotFound(f"No candidate link with id {link_id}.")
     await candidates.get(session, principal, link.candidate_id)  # 404 unless visible
     await links.revoke(session, link, now=utcnow())
-    events.record(
+    await events.record(
         session,
         principal,
         action="candidate_link.revoked",

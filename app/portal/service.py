@@ -267,7 +267,7 @@ async def opt_out(session: AsyncSession, link: CandidateLink) -> None:
     candidate = await crud.get_or_404(session, Candidate, link.candidate_id)
     if crud.apply_changes(candidate, {"status_emails_opt_out": True}):
         assert candidate.id is not None
-        events.record(
+        await events.record(
             session,
             SYSTEM,
             action="candidate.opted_out",

@@ -4,16 +4,21 @@ thank-you review, changed by an admin through ``PATCH /v1/policy``. Import the m
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.core import crud
 from app.core.clock import utcnow
 from app.sla.models import Policy, PolicyPublic, PolicyUpdate
 
+#: Built once (issue 14, decision 0086): read by every stage move that starts a clock.
+_THE_POLICY = select(Policy).where(col(Policy.id) == 1)
+
 
 async def get_policy(session: AsyncSession) -> Policy:
     """The agency policy; the defaults of the domain until an admin changes them."""
-    policy = await session.get(Policy, 1)
+    policy = (await session.execute(_THE_POLICY)).scalar_one_or_none()
     if policy is None:
         policy = Policy(id=1)
         session.add(policy)

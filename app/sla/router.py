@@ -28,7 +28,7 @@ async def update_policy(
 ) -> PolicyPublic:
     """Change the numbers given. Applies to clocks started from now on."""
     updated = await policy.update_policy(session, body)
-    events.record(
+    await events.record(
         session,
         principal,
         action="policy.updated",

@@ -22,7 +22,6 @@ from app.sla.models import (
     Policy,
     SchedulePublic,
     SlaCheck,
-    SlaClock,
 )
 from app.sla.policy import get_policy
 from app.submissions.models import Submission
@@ -74,35 +73,35 @@ async def start_clock(
     started_at: datetime,
     decision_date: date | None = None,
     stopped: bool = False,
-) -> SlaClock:
-    """Start a clock and place its checks as rows (R-SLA-1..4, R-SLA-6). A clock still running
-    is stopped first, unless the caller has just stopped it (``stopped``)."""
+) -> int:
+    """Start a clock and place its checks as rows (R-SLA-1..4, R-SLA-6); the clock's id. A clock
+    still running is stopped first, unless the caller has just stopped it (``stopped``)."""
     if not stopped:
         await stop_clock(session, submission, reason="restarted", at=started_at)
     assert submission.id is not None
     cal = await calendars.for_submission(session, submission)
     policy = await get_policy(session)
-    clock = SlaClock(
+    clock_id = await repository.insert_clock(
+        session,
         submission_id=submission.id,
         stage=str(submission.stage),
         started_at=started_at,
         decision_date=decision_date,
     )
-    session.add(clock)
-    await session.flush()
-    assert clock.id is not None
-    session.add_all(
-        SlaCheck(
-            clock_id=clock.id,
-            submission_id=submission.id,
-            kind=p.kind,
-            due_at=p.due_at,
-            breach_at=p.breach_at,
-        )
-        for p in plan(cal, policy, started_at, decision_date)
+    await repository.insert_checks(
+        session,
+        [
+            {
+                "clock_id": clock_id,
+                "submission_id": submission.id,
+                "kind": p.kind.value,
+                "due_at": p.due_at,
+                "breach_at": p.breach_at,
+            }
+            for p in plan(cal, policy, started_at, decision_date)
+        ],
     )
-    await session.flush()
-    return clock
+    return clock_id
 
 
 async def stop_clock(
@@ -134,21 +133,22 @@ async def back_open_promises(session: AsyncSession, submission: Submission) -> N
     if clock_id is None:
         return
     agency = await calendars.default_calendar(session)
+    checks = []
     for day, time_zone in rows:
         due = gate.promise_check_at(day, time_zone)
         if any(p <= due for p in pending):
             continue
         pending.append(due)
-        session.add(
-            SlaCheck(
-                clock_id=clock_id,
-                submission_id=submission.id,
-                kind=CheckKind.promise,
-                due_at=due,
-                breach_at=bt.add_business_days(agency, due, 1),
-            )
+        checks.append(
+            {
+                "clock_id": clock_id,
+                "submission_id": submission.id,
+                "kind": CheckKind.promise.value,
+                "due_at": due,
+                "breach_at": bt.add_business_days(agency, due, 1),
+            }
         )
-    await session.flush()
+    await repository.insert_checks(session, checks)
 
 
 async def on_stage_entered(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -36,6 +36,24 @@ from app.submissions.states import Stage
 
 #: Moves older than this when recorded are backfills: they change history, not the candidate's news.
 STALE_AFTER = timedelta(days=3)
+
+_SUBMISSIONS = Submission.__table__  # type: ignore[attr-defined]
+_MOVES = StageMove.__table__  # type: ignore[attr-defined]
+#: The stage move's statements, built once (issue 14, decision 0086). The update is
+#: conditional on the stage the submission was read in (R-ST: two racing moves, one wins).
+_MOVE = (
+    update(_SUBMISSIONS)
+    .where(
+        _SUBMISSIONS.c.id == bindparam("submission_id"),
+        _SUBMISSIONS.c.stage == bindparam("from_stage"),
+    )
+    .values(
+        stage=bindparam("to_stage"),
+        stage_changed_at=bindparam("occurred_at"),
+        updated_at=bindparam("now"),
+    )
+)
+_INSERT_MOVE = insert(_MOVES)
 
 
 def public(submission: Submission) -> SubmissionPublic:
@@ -103,7 +121,7 @@ async def create(session: AsyncSession, principal: Principal, data: SubmissionCr
             actor_id=principal.actor_id,
         )
     )
-    events.record(
+    await events.record(
         session,
         principal,
         action="submission.created",
@@ -160,10 +178,14 @@ async def move(
             "a move cannot be dated before that.",
         )
     result = await session.execute(
-        update(Submission)
-        .where(col(Submission.id) == submission.id, col(Submission.stage) == from_stage.value)
-        .values(stage=data.to_stage.value, stage_changed_at=occurred_at, updated_at=now)
-        .execution_options(synchronize_session=False)
+        _MOVE,
+        {
+            "submission_id": submission.id,
+            "from_stage": from_stage.value,
+            "to_stage": data.to_stage.value,
+            "occurred_at": occurred_at,
+            "now": now,
+        },
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("The submission changed stage meanwhile; read it again and retry.")
@@ -176,19 +198,20 @@ async def move(
     ):
         set_committed_value(submission, name, value)
     assert submission.id is not None
-    session.add(
-        StageMove(
-            submission_id=submission.id,
-            from_stage=from_stage,
-            to_stage=data.to_stage,
-            occurred_at=occurred_at,
-            recorded_at=now,
-            actor_type=principal.actor_type,
-            actor_id=principal.actor_id,
-            reason=data.reason,
-        )
+    await session.execute(
+        _INSERT_MOVE,
+        {
+            "submission_id": submission.id,
+            "from_stage": from_stage.value,
+            "to_stage": data.to_stage.value,
+            "occurred_at": occurred_at,
+            "recorded_at": now,
+            "actor_type": principal.actor_type,
+            "actor_id": principal.actor_id,
+            "reason": data.reason,
+        },
     )
-    events.record(
+    await events.record(
         session,
         principal,
         action="submission.stage_changed",
@@ -215,7 +238,7 @@ async def update_submission(
     await crud.ensure_external_id_free(
         session, Submission, changes.get("external_id"), own_id=submission.id
     )
-    events.record_update(
+    await events.record_update(
         session,
         principal,
         record_type="submission",

@@ -85,7 +85,7 @@ async def complete(
     now = utcnow()
     _finish(task, resolution="done", now=now)
     assert task.id is not None
-    events.record(
+    await events.record(
         session,
         principal,
         action="task.completed",
@@ -109,7 +109,7 @@ async def keep_waiting(session: AsyncSession, principal: Principal, task: Task) 
     _finish(task, resolution="kept_waiting", now=now)
     await sla.keep_waiting(session, submission, now=now)
     assert task.id is not None
-    events.record(
+    await events.record(
         session, principal, action="task.kept_waiting", record_type="task", record_id=task.id
     )
     return task
@@ -129,7 +129,7 @@ async def close_submission(session: AsyncSession, principal: Principal, task: Ta
             now=now,
         )
     assert task.id is not None
-    events.record(
+    await events.record(
         session, principal, action="task.closed_submission", record_type="task", record_id=task.id
     )
     return task

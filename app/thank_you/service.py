@@ -230,7 +230,7 @@ async def submit(
         )
     )
     await _review_task(session, note, submission, now=now)
-    events.record(
+    await events.record(
         session,
         actor,
         action="thank_you_note.received",
@@ -330,7 +330,7 @@ async def approve(
     note.reviewed_at = note.updated_at = now
     await finish_task(session, note.review_task_id, now=now, resolution="approved")
     outcomes = await _deliver(session, note, contacts, now=now)
-    events.record(
+    await events.record(
         session,
         principal,
         action="thank_you_note.approved",
@@ -408,7 +408,7 @@ async def request_changes(
         note_id=note.id,
         detail=comment,
     )
-    events.record(
+    await events.record(
         session,
         principal,
         action="thank_you_note.changes_requested",
@@ -439,7 +439,7 @@ async def withhold(
             automated=False,
             note_id=note.id,
         )
-    events.record(
+    await events.record(
         session,
         principal,
         action="thank_you_note.withheld",

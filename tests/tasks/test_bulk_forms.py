@@ -97,7 +97,7 @@ async def test_record_many_writes_what_record_writes__R_ST(
     if actor == "user":
         user = await make_user(session)
         who = Principal(actor_type="user", actor_id=user.id, role=Role.recruiter)
-    one = record(
+    one_id = await record(
         session,
         who,
         action="sla.check_fired",
@@ -113,7 +113,6 @@ async def test_record_many_writes_what_record_writes__R_ST(
         [NewEvent(action="sla.check_fired", record_type="submission", record_id=41, data=data)],
         occurred_at=NOW,
     )
-    one_id = one.id
     session.expire_all()
     found = await session.execute(
         select(Event).where(col(Event.record_id) == 41).order_by(col(Event.id))

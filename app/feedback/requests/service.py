@@ -96,7 +96,7 @@ async def request(
             breach_at=bt.add_business_days(agency, now, BREACH_DAYS),
         )
         row.task_id = task.id
-    events.record(
+    await events.record(
         session,
         SYSTEM,
         action="feedback_request.created",
@@ -157,7 +157,7 @@ async def answer(
     row.answered_by = principal.user_id
     await finish_task(session, row.task_id, now=now, resolution="answered")
     await _tell(session, row, MessageKind.feedback_shared, now=now, detail=summary)
-    events.record(
+    await events.record(
         session,
         principal,
         action="feedback_request.answered",
@@ -177,7 +177,7 @@ async def decline(
     row.answered_by = principal.user_id
     await finish_task(session, row.task_id, now=now, resolution="declined")
     await _tell(session, row, MessageKind.feedback_unavailable, now=now)
-    events.record(
+    await events.record(
         session,
         principal,
         action="feedback_request.declined",

@@ -39,7 +39,7 @@ async def opt_out(session: AsyncSession, settings: Settings, token: str) -> None
     changed = crud.apply_changes(candidate, {"status_emails_opt_out": True})
     if changed:
         assert candidate.id is not None
-        events.record(
+        await events.record(
             session,
             CANDIDATE_LINK,
             action="candidate.opted_out",

@@ -77,7 +77,7 @@ async def reword(
         session.add(MessageTemplate(kind=kind.value, body=body, updated_at=utcnow()))
     else:
         row.body, row.updated_at = body, utcnow()
-    events.record(
+    await events.record(
         session,
         principal,
         action="template.updated",
@@ -94,7 +94,7 @@ async def restore(session: AsyncSession, principal: Principal, kind: SectionKind
     if row is None:
         raise NotFound(f"The {kind.value} template is not overridden.")
     await session.delete(row)
-    events.record(
+    await events.record(
         session,
         principal,
         action="template.restored",
