@@ -115,7 +115,7 @@ init = function(args)
   wrk.headers["Authorization"] = "Bearer " .. args[1]
   wrk.headers["Content-Type"] = "application/json"
   local first, count, nthreads = tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
-  ids, stage, i = {}, {}, 0
+  ids, stage, i, primed = {}, {}, 0, false
   for id = first, first + count - 1 do
     if id % nthreads == tid then
       ids[#ids + 1] = id
@@ -124,6 +124,13 @@ init = function(args)
   end
 end
 request = function()
+  -- wrk builds one request of one thread to check the script and never sends it: were that a
+  -- move, this thread's idea of the stage would be one move ahead of the row's for that id
+  -- (a 409 per run). The first request is therefore a read, which changes nothing either way.
+  if not primed then
+    primed = true
+    return wrk.format("GET", "/v1/submissions/" .. ids[1])
+  end
   i = i % #ids + 1
   local id = ids[i]
   local to = stage[id] == "interview_scheduled" and "interviewed" or "interview_scheduled"

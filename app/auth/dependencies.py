@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import repository
@@ -13,17 +13,20 @@ from app.auth.keys import hash_key
 from app.auth.principal import Principal
 from app.core.database import SessionDep
 from app.core.errors import Forbidden, Unauthorized
-from app.core.settings import SettingsDep
+from app.core.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `cnd_…`")
 
 
 async def current_principal(
+    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Every operation but health needs a live key of an active owner."""
+    """Every operation but health needs a live key of an active owner. The settings are read
+    from the app itself, not through ``SettingsDep``: one dependency fewer to solve on every
+    request (issue 14)."""
+    settings: Settings = request.app.state.settings
     if credentials is None or not credentials.credentials:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     token = credentials.credentials

@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 from app.core.clock import utcnow
 from app.core.database import UTCDateTime
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.models import public_of
 from app.core.pagination import Page, PageParams, make_page
 
 M = TypeVar("M", bound=SQLModel)
@@ -87,7 +88,7 @@ async def fetch_page(
             )
         stmt = stmt.order_by(updated_col, id_col)
     rows = list((await session.execute(stmt.limit(page.limit + 1))).scalars())
-    items = [public.model_validate(row) for row in rows]
+    items = [public_of(public, row) for row in rows]
     if len(items) <= page.limit:
         return make_page(items, limit=page.limit, id_of=None)
     last: Any = rows[page.limit - 1]

@@ -212,8 +212,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """
     if request.method in READ_ONLY_METHODS:
         reader: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
-        async with reader() as session:
+        session = reader()
+        try:
             yield session
+        finally:
+            await session.close()
         return
     async with _unit_of_work(request) as session:
         yield session
@@ -229,13 +232,18 @@ async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
 @asynccontextmanager
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with factory() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    session = factory()
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    finally:
+        # Closed directly, not through ``async with session``: that runs ``close()`` in a new
+        # task shielded from cancellation, and FastAPI already shields a dependency's exit
+        # (``scope="function"``), so the task would only cost time (issue 14).
+        await session.close()
 
 
 #: The request's session. ``scope="function"`` closes the unit of work (commit or rollback)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Final, Self, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Final, Self, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import email_validator
@@ -414,12 +414,23 @@ def not_null_columns(table_model: type[SQLModel]) -> frozenset[str]:
     return frozenset(column.name for column in table.columns if not column.nullable)
 
 
+_P = TypeVar("_P", bound=SQLModel)
+
+
 class PublicModel(SQLModel):
     """Responses carry the id and the record's instants in UTC."""
 
     id: int
     created_at: datetime
     updated_at: datetime
+
+
+def public_of(model: type[_P], record: object) -> _P:
+    """A response model read from a record's attributes, by pydantic's validator itself: what
+    ``SQLModel.model_validate`` does for a model that is no table, in about half the time (its
+    wrapper is per call; a list converts up to 200 rows per request; issue 14)."""
+    found: _P = model.__pydantic_validator__.validate_python(record, from_attributes=True)
+    return found
 
 
 def _any_case(word: str) -> str:

@@ -17,6 +17,7 @@ from app.core import crud
 from app.core.clock import utcnow
 from app.core.errors import Conflict, InvalidInput, StageMoveRefused
 from app.core.filters import UpdatedSince
+from app.core.models import public_of
 from app.core.pagination import Page, PageParams
 from app.events import service as events
 from app.jobs.models import Job
@@ -57,9 +58,9 @@ _INSERT_MOVE = insert(_MOVES)
 
 
 def public(submission: Submission) -> SubmissionPublic:
-    return SubmissionPublic.model_validate(
-        submission, update={"allowed_moves": list(states.allowed_moves(Stage(submission.stage)))}
-    )
+    found = public_of(SubmissionPublic, submission)
+    found.allowed_moves = list(states.allowed_moves(found.stage))
+    return found
 
 
 async def get(session: AsyncSession, principal: Principal, submission_id: int) -> Submission:
