@@ -61,7 +61,7 @@ async def get_candidate(
     session: SessionDep, principal: CurrentPrincipal, candidate_id: IdPath
 ) -> CandidatePublic:
     """One candidate."""
-    return CandidatePublic.model_validate(await service.get(session, principal, candidate_id))
+    return await service.read(session, principal, candidate_id)
 
 
 @router.patch(

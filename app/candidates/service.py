@@ -22,6 +22,13 @@ async def get(session: AsyncSession, principal: Principal, candidate_id: int) ->
     )
 
 
+async def read(session: AsyncSession, principal: Principal, candidate_id: int) -> CandidatePublic:
+    """One candidate, as answered (no ORM object: issue 14)."""
+    return await crud.read_or_404(
+        session, Candidate, CandidatePublic, candidate_id, visible=ownership.candidates(principal)
+    )
+
+
 async def create(session: AsyncSession, principal: Principal, data: CandidateCreate) -> Candidate:
     owner_id = await auth.resolve_owner(session, principal, data.owner_id)
     await crud.ensure_external_id_free(session, Candidate, data.external_id, own_id=None)

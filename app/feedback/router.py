@@ -62,7 +62,7 @@ async def get_feedback(
     session: SessionDep, principal: CurrentPrincipal, feedback_id: IdPath
 ) -> FeedbackPublic:
     """One piece of feedback."""
-    return FeedbackPublic.model_validate(await service.get(session, principal, feedback_id))
+    return await service.read(session, principal, feedback_id)
 
 
 @router.patch("/{feedback_id}", summary="Update feedback", responses=problem_responses(404, 409))

@@ -32,6 +32,13 @@ async def get(session: AsyncSession, principal: Principal, feedback_id: int) -> 
     )
 
 
+async def read(session: AsyncSession, principal: Principal, feedback_id: int) -> FeedbackPublic:
+    """One piece of feedback, as answered (no ORM object: issue 14)."""
+    return await crud.read_or_404(
+        session, Feedback, FeedbackPublic, feedback_id, visible=ownership.feedback(principal)
+    )
+
+
 async def create(session: AsyncSession, principal: Principal, data: FeedbackCreate) -> Feedback:
     now = utcnow()
     submission = await crud.require_ref(

@@ -62,7 +62,7 @@ async def list_jobs(
 @router.get("/{job_id}", summary="Get a job", responses=problem_responses(404))
 async def get_job(session: SessionDep, principal: CurrentPrincipal, job_id: IdPath) -> JobPublic:
     """One job."""
-    return JobPublic.model_validate(await service.get(session, principal, job_id))
+    return await service.read(session, principal, job_id)
 
 
 @router.patch("/{job_id}", summary="Update a job", responses=problem_responses(403, 404, 409))

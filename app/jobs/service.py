@@ -23,6 +23,13 @@ async def get(session: AsyncSession, principal: Principal, job_id: int) -> Job:
     return await crud.get_or_404(session, Job, job_id, visible=ownership.jobs(principal))
 
 
+async def read(session: AsyncSession, principal: Principal, job_id: int) -> JobPublic:
+    """One job, as answered (no ORM object: issue 14)."""
+    return await crud.read_or_404(
+        session, Job, JobPublic, job_id, visible=ownership.jobs(principal)
+    )
+
+
 async def _check_primary_contact(
     session: AsyncSession, client_id: int, contact_id: int | None
 ) -> None:

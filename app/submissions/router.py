@@ -81,7 +81,7 @@ async def get_submission(
     session: SessionDep, principal: CurrentPrincipal, submission_id: IdPath
 ) -> SubmissionPublic:
     """One submission, with the stage moves allowed from where it stands."""
-    return service.public(await service.get(session, principal, submission_id))
+    return await service.read(session, principal, submission_id)
 
 
 @router.patch(

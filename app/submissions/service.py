@@ -69,6 +69,19 @@ async def get(session: AsyncSession, principal: Principal, submission_id: int) -
     )
 
 
+async def read(session: AsyncSession, principal: Principal, submission_id: int) -> SubmissionPublic:
+    """One submission as answered, with the moves allowed from where it stands."""
+    found = await crud.read_or_404(
+        session,
+        Submission,
+        SubmissionPublic,
+        submission_id,
+        visible=ownership.submissions(principal),
+    )
+    found.allowed_moves = list(states.allowed_moves(found.stage))
+    return found
+
+
 async def create(session: AsyncSession, principal: Principal, data: SubmissionCreate) -> Submission:
     now = utcnow()
     candidate = await crud.require_ref(
