@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -147,6 +148,11 @@ def create_app(
     PRINCIPALS.ttl_seconds = settings.auth_cache_seconds
     PRINCIPALS.clear()
     app.state.sessionmaker = make_sessionmaker(the_engine)
+    # Requests take a connection in arrival order (app.core.database:admitted); a test's single
+    # bound connection has no pool to queue for.
+    app.state.connection_gate = (
+        asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow) if own_engine else None
+    )
     app.state.read_sessionmaker = make_read_sessionmaker(the_engine)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
