@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -220,7 +221,9 @@ class Server:
 
 
 @contextmanager
-def servers(target: agency.Target, workers: int, pin: bool, logs: Path) -> Iterator[list[Server]]:
+def servers(
+    target: agency.Target, workers: int, pin: bool, logs: Path, candor_command: list[str]
+) -> Iterator[list[Server]]:
     env = {
         **os.environ,
         "CANDOR_DATABASE_URL": target.url,
@@ -235,7 +238,7 @@ def servers(target: agency.Target, workers: int, pin: bool, logs: Path) -> Itera
         "candor",
         [
             *pinned,
-            str(bin_dir / "candor"),
+            *(candor_command or [str(bin_dir / "candor")]),
             "serve",
             "--port",
             str(candor_port),
@@ -503,6 +506,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes, both servers")
     parser.add_argument("--pin", action="store_true", help="servers on core 0, wrk on core 1")
     parser.add_argument("--seed", type=int, default=20261208)
+    parser.add_argument(
+        "--candor-command",
+        default="",
+        help="the command that runs Candor's CLI (default: this environment's `candor`), to "
+        "measure another checkout against the same bare app, e.g. the state before a change",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("needs wrk (apt-get install wrk)")
@@ -554,7 +563,9 @@ def main() -> None:
         )
         logs = Path(tmp) / f"{n}"
         logs.mkdir()
-        with servers(target, args.workers, args.pin, logs) as pair:
+        with servers(
+            target, args.workers, args.pin, logs, shlex.split(args.candor_command)
+        ) as pair:
             for server in pair:
                 server.wait_ready(key)
             for path in paths:

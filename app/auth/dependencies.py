@@ -13,7 +13,7 @@ from app.auth.keys import hash_key
 from app.auth.principal import Principal
 from app.core.database import SessionDep
 from app.core.errors import Forbidden, Unauthorized
-from app.core.settings import Settings
+from app.core.settings import settings_of
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `cnd_…`")
 
@@ -23,10 +23,10 @@ async def current_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Every operation but health needs a live key of an active owner. The settings are read
-    from the app itself, not through ``SettingsDep``: one dependency fewer to solve on every
+    """Every operation but health needs a live key of an active owner. The settings come from
+    ``settings_of(request)``, not ``SettingsDep``: one dependency fewer to solve on every
     request (issue 14)."""
-    settings: Settings = request.app.state.settings
+    settings = settings_of(request)
     if credentials is None or not credentials.credentials:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
     token = credentials.credentials

@@ -91,11 +91,18 @@ def get_settings() -> Settings:
     return Settings()
 
 
-async def app_settings(request: Request) -> Settings:
-    """The settings the running app was made with (``create_app(settings)``). async: FastAPI
-    runs a plain ``def`` dependency in its thread pool, a thread hop per request (issue 14)."""
+def settings_of(request: Request) -> Settings:
+    """The settings the running app was made with (``create_app(settings)``): the one place that
+    reads them off the app. A dependency that already takes the request calls this instead of
+    declaring ``SettingsDep``, one dependency fewer to solve per request (issue 14)."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def app_settings(request: Request) -> Settings:
+    """``settings_of`` as a dependency. async: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a thread hop per request (issue 14)."""
+    return settings_of(request)
 
 
 #: An endpoint or dependency parameter ``settings: SettingsDep`` receives the app's settings.
