@@ -76,7 +76,7 @@ async def read_or_404(
     row = (await session.execute(stmt, {"record_id": record_id})).one_or_none()
     if row is None:
         raise NotFound(f"No {label(model)} with id {record_id}.")
-    return public_of(public, row)
+    return public_of(public, row._mapping)
 
 
 async def find_by_external_id(session: AsyncSession, model: type[M], external_id: str) -> M | None:
@@ -119,7 +119,7 @@ async def fetch_page(
     rows: list[Any] = list(
         await session.execute(stmt.with_only_columns(*table.columns).limit(page.limit + 1))
     )
-    items = [public_of(public, row) for row in rows]
+    items = [public_of(public, row._mapping) for row in rows]
     if len(items) <= page.limit:
         return make_page(items, limit=page.limit, id_of=None)
     last: Any = rows[page.limit - 1]

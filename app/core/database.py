@@ -212,7 +212,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     session has nothing to commit and refuses any write (``make_read_sessionmaker``); the few
     GETs that must record something declare ``WriteSessionDep`` instead.
     """
-    async with admitted(request):
+    gate = await _admit(request)  # not ``async with admitted``: one context manager fewer
+    try:
         if request.method in READ_ONLY_METHODS:
             reader: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
             session = reader()
@@ -223,6 +224,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             return
         async with _unit_of_work(request) as session:
             yield session
+    finally:
+        _leave(request, gate)
 
 
 async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -250,20 +253,34 @@ async def admitted(request: Request) -> AsyncIterator[None]:
     gate is as wide as the pool (``CANDOR_DB_POOL_SIZE`` + ``CANDOR_DB_MAX_OVERFLOW``) and is
     taken once per request, however many sessions it opens.
     """
-    gate: asyncio.Semaphore | None = getattr(request.app.state, "connection_gate", None)
-    if gate is None or request.scope.get(_ADMITTED):
-        yield
-        return
-    try:
-        async with asyncio.timeout(GATE_TIMEOUT_SECONDS):
-            await gate.acquire()
-    except TimeoutError:
-        # As the pool's own timeout would: 503 with Retry-After (R-AV), nothing changed.
-        raise PoolTimeout(f"no database connection within {GATE_TIMEOUT_SECONDS} s") from None
-    request.scope[_ADMITTED] = True
+    gate = await _admit(request)
     try:
         yield
     finally:
+        _leave(request, gate)
+
+
+async def _admit(request: Request) -> asyncio.Semaphore | None:
+    """``admitted``'s entry: the gate this request took a place at, or None (no gate, or a
+    place taken already)."""
+    gate: asyncio.Semaphore | None = getattr(request.app.state, "connection_gate", None)
+    if gate is None or request.scope.get(_ADMITTED):
+        return None
+    if gate.locked():  # no place free, or requests waiting: queue behind them, for so long
+        try:
+            async with asyncio.timeout(GATE_TIMEOUT_SECONDS):
+                await gate.acquire()
+        except TimeoutError:
+            # As the pool's own timeout would: 503 with Retry-After (R-AV), nothing changed.
+            raise PoolTimeout(f"no database connection within {GATE_TIMEOUT_SECONDS} s") from None
+    else:  # a place free and nobody waiting: taken at once, no timer to arm and cancel
+        await gate.acquire()
+    request.scope[_ADMITTED] = True
+    return gate
+
+
+def _leave(request: Request, gate: asyncio.Semaphore | None) -> None:
+    if gate is not None:
         request.scope[_ADMITTED] = False
         gate.release()
 
