@@ -15,10 +15,14 @@ other check is due after it. Then, per N:
 1. **baseline**: the minimum database work for the same 10,000 checks in plain asyncpg: one
    ``UPDATE … RETURNING`` of the due checks, one ``INSERT … SELECT unnest(…) RETURNING`` of
    10,000 tasks, one ``COPY`` each of 10,000 events and 10,000 status messages, one commit;
+   and, interleaved with it, the **same-rows baseline** (issue 14): the same statements writing
+   every row the sweep writes, i.e. also the contact a chase task names where it may and the
+   client nudges (about 5,700 here) in the messages' ``COPY``;
 2. **sweep**: ``app.sla.sweep.run_due(sessionmaker, now=T, batch=B)`` end to end (claim, fire,
    tasks, events, status messages and nudges, commits) for B in (1000, 2000), checked
    afterwards with SQL: 10,000 checks ``fired``, 10,000 tasks, 10,000 ``sla.check_fired``
-   events, 10,000 ``no_news`` messages;
+   events, 10,000 ``no_news`` messages, and as many nudges and contact-naming tasks as the
+   same-rows baseline wrote;
 3. **idle poll**, once everything is fired: ``has_due`` and a ``run_due`` that finds nothing,
    median and p95 over 200 calls, against the same probe in plain asyncpg.
 
@@ -69,6 +73,8 @@ IDLE_WARMUP = 20
 GENERIC_REPEATS = 20
 TARGET_SECONDS = 1.0
 TARGET_SCALING = 1.5
+#: Issue 14: the sweep at most twice the time of the baseline that writes the same rows.
+TARGET_SAME_ROWS = 2.0
 
 ZONE = "America/New_York"
 CALENDAR = bt.Calendar(time_zone=ZONE, country="US")
@@ -547,62 +553,93 @@ async def reset(conn: asyncpg.Connection) -> None:
     await conn.execute("CHECKPOINT")
 
 
-async def verify(conn: asyncpg.Connection) -> tuple[bool, str]:
+async def verify(
+    conn: asyncpg.Connection, same_rows: tuple[int, int] | None = None
+) -> tuple[bool, str, tuple[int, int]]:
+    """Every due check fired once, with a task, an event and a status message each, none left
+    claimed. Also answers (nudges, tasks naming a contact); with ``same_rows`` (the same-rows
+    baseline's pair) those must match it too."""
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM sla_check WHERE state = 'fired') AS fired, "
         "(SELECT count(*) FROM sla_check WHERE state = 'fired' AND due_at <= $1) AS fired_due, "
         "(SELECT count(*) FROM sla_check WHERE state = 'claimed') AS claimed, "
         "(SELECT count(*) FROM task WHERE check_id IS NOT NULL) AS tasks, "
         "(SELECT count(DISTINCT check_id) FROM task) AS task_checks, "
+        "(SELECT count(*) FROM task WHERE check_id IS NOT NULL AND contact_id IS NOT NULL) "
+        "AS named, "
         "(SELECT count(*) FROM event WHERE action = 'sla.check_fired') AS events, "
-        "(SELECT count(*) FROM message WHERE kind = 'no_news') AS updates",
+        "(SELECT count(*) FROM message WHERE kind = 'no_news') AS updates, "
+        "(SELECT count(*) FROM message WHERE kind = 'client_nudge') AS nudges",
         T,
     )
     if row is None:
         raise RuntimeError("verification query returned nothing")
+    extra = (int(row["nudges"]), int(row["named"]))
     ok = (
         row["fired"] == row["fired_due"] == row["tasks"] == row["task_checks"] == DUE
         and row["events"] == row["updates"] == DUE
         and row["claimed"] == 0
+        and (same_rows is None or extra == same_rows)
     )
     detail = (
         f"fired={row['fired']:,} tasks={row['tasks']:,} events={row['events']:,} "
-        f"updates={row['updates']:,} "
+        f"updates={row['updates']:,} nudges={row['nudges']:,} named={row['named']:,} "
         f"claimed={row['claimed']:,}"
     )
-    return ok, detail
+    return ok, detail, extra
 
 
 # --- timings ------------------------------------------------------------------------------------
 
 
-async def baseline(conn: asyncpg.Connection) -> float:
+#: The job's primary contact of a fired check's submission, where a chase may name them (not
+#: ``do_not_contact``, not ``no_chase``; R-CP-2/3) and where the client may be nudged (``open``
+#: and nudges allowed): the facts the sweep's rows carry beyond issue 3's baseline.
+_CONTACT_FACTS = (
+    ", (SELECT ct.id FROM submission s JOIN job j ON j.id = s.job_id "
+    "JOIN contact ct ON ct.id = j.primary_contact_id WHERE s.id = submission_id "
+    "AND ct.contact_policy <> 'do_not_contact' AND NOT ct.no_chase) AS chased_id"
+    ", (SELECT ct.id FROM submission s JOIN job j ON j.id = s.job_id "
+    "JOIN client cl ON cl.id = j.client_id JOIN contact ct ON ct.id = j.primary_contact_id "
+    "WHERE s.id = submission_id AND cl.allow_automated_nudges AND ct.contact_policy = 'open' "
+    "AND NOT ct.no_chase) AS nudged_id"
+)
+
+
+_FIRE = (
+    "UPDATE sla_check SET state = 'fired', fired_at = $1 "
+    "WHERE state = 'scheduled' AND due_at <= $1 "
+    "RETURNING id, kind, due_at, breach_at, submission_id, "
+    "(SELECT candidate_id FROM submission WHERE id = submission_id) AS candidate_id"
+)
+_FIRE_SAME_ROWS = _FIRE + _CONTACT_FACTS
+_FIRE += ", NULL::int AS chased_id, NULL::int AS nudged_id"
+
+
+async def baseline(conn: asyncpg.Connection, *, same_rows: bool = False) -> float:
     """The minimum database work for the same checks: fire, tasks, events, status messages,
-    one commit."""
+    one commit (issue 3's baseline). ``same_rows`` writes every row the sweep writes (issue 14):
+    each chase task names its contact where it may, and the client nudges go in with the
+    status messages (two more foreign keys checked per task with a contact, three per nudge)."""
     began = time.perf_counter()
     async with conn.transaction():
         # No join in the UPDATE: joined to submission there, the planner hashes the whole
         # submission table (a seq scan of 1,000,000 rows); the owner is looked up per row instead.
-        fired = await conn.fetch(
-            "UPDATE sla_check SET state = 'fired', fired_at = $1 "
-            "WHERE state = 'scheduled' AND due_at <= $1 "
-            "RETURNING id, kind, due_at, breach_at, submission_id, "
-            "(SELECT candidate_id FROM submission WHERE id = submission_id) AS candidate_id",
-            T,
-        )
+        fired = await conn.fetch(_FIRE_SAME_ROWS if same_rows else _FIRE, T)
         inserted = await conn.fetch(
             "INSERT INTO task (created_at, updated_at, kind, state, assignee_id, submission_id, "
-            "check_id, title, detail, due_at, breach_at) "
+            "check_id, contact_id, title, detail, due_at, breach_at) "
             "SELECT $1, $1, 'chase', 'open', (SELECT owner_id FROM submission WHERE id = u.s), "
-            "u.s, u.c, 'Chase the client on submission ' || u.s, $2, u.d, u.b "
-            "FROM unnest($3::int[], $4::int[], $5::timestamptz[], $6::timestamptz[]) "
-            "AS u(s, c, d, b) RETURNING id, check_id",
+            "u.s, u.c, u.ct, 'Chase the client on submission ' || u.s, $2, u.d, u.b "
+            "FROM unnest($3::int[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::int[]) "
+            "AS u(s, c, d, b, ct) RETURNING id, check_id",
             T,
             CHASE_DETAIL,
             [r["submission_id"] for r in fired],
             [r["id"] for r in fired],
             [r["due_at"] for r in fired],
             [r["breach_at"] for r in fired],
+            [r["chased_id"] for r in fired],
         )
         task_of = {r["check_id"]: r["id"] for r in inserted}
         await conn.copy_records_to_table(
@@ -628,26 +665,45 @@ async def baseline(conn: asyncpg.Connection) -> float:
             ],
         )
         # The candidate's status update per check (issue 4), the third row the sweep writes.
+        statuses = [
+            (
+                "no_news",
+                "candidate",
+                r["candidate_id"],
+                r["submission_id"],
+                None,
+                f"{r['kind']} check",
+                True,
+                r["due_at"],
+                r["due_at"],
+                "pending",
+                0,
+                r["due_at"],
+                r["due_at"],
+            )
+            for r in fired
+        ]
+        nudges = [
+            (
+                "client_nudge",
+                "contact",
+                r["candidate_id"],
+                r["submission_id"],
+                r["nudged_id"],
+                "chase check: decision nudge",
+                True,
+                r["due_at"],
+                r["due_at"],
+                "pending",
+                0,
+                T,
+                T,
+            )
+            for r in fired
+            if r["nudged_id"] is not None and r["kind"] != "silence"
+        ]
         await conn.copy_records_to_table(
-            "message",
-            columns=list(MESSAGE_COLUMNS),
-            records=[
-                (
-                    "no_news",
-                    "candidate",
-                    r["candidate_id"],
-                    r["submission_id"],
-                    f"{r['kind']} check",
-                    True,
-                    r["due_at"],
-                    r["due_at"],
-                    "pending",
-                    0,
-                    r["due_at"],
-                    r["due_at"],
-                )
-                for r in fired
-            ],
+            "message", columns=list(MESSAGE_COLUMNS), records=statuses + nudges
         )
     return time.perf_counter() - began
 
@@ -657,6 +713,7 @@ MESSAGE_COLUMNS = (
     "audience",
     "candidate_id",
     "submission_id",
+    "contact_id",
     "reason",
     "automated",
     "due_at",
@@ -689,6 +746,7 @@ async def time_calls(call: Callable[[], Awaitable[object]], repeats: int) -> lis
 class SizeResult:
     n: int
     baseline: tuple[float, float] = (0.0, 0.0)
+    same_rows: tuple[float, float] = (0.0, 0.0)
     sweep: dict[int, tuple[float, float]] = field(default_factory=dict)
     ok: dict[int, bool] = field(default_factory=dict)
 
@@ -729,17 +787,30 @@ async def run_size(target: Target, n: int, repeats: int, seed: int) -> SizeResul
             f"{'x base':>8}  check"
         )
         base_runs: list[float] = []
+        same_runs: list[float] = []
         base_ok = True
-        for _ in range(repeats):
+        same_rows: tuple[int, int] | None = None
+        for _ in range(repeats):  # interleaved, so both baselines see the same machine
             base_runs.append(await baseline(conn))
-            ok, _detail = await verify(conn)
+            ok, _detail, _rows = await verify(conn)
             base_ok = base_ok and ok
             await reset(conn)
+            same_runs.append(await baseline(conn, same_rows=True))
+            ok, same_detail, rows = await verify(conn, same_rows)
+            base_ok = base_ok and ok
+            same_rows = rows
+            await reset(conn)
         result.baseline = summary(base_runs)
+        result.same_rows = summary(same_runs)
         best, median = result.baseline
         print(
             f"{'baseline (plain asyncpg, 1 txn)':<38}{best:>9.3f}{median:>10.3f}"
             f"{DUE / median:>11,.0f}{1.0:>8.2f}  {'OK' if base_ok else 'MISMATCH'}"
+        )
+        best, median = result.same_rows
+        print(
+            f"{'same-rows baseline (+ nudges, contacts)':<38}{best:>9.3f}{median:>10.3f}"
+            f"{DUE / median:>11,.0f}{median / result.baseline[1]:>8.2f}  ({same_detail})"
         )
         for batch in BATCHES:
             runs: list[float] = []
@@ -749,7 +820,7 @@ async def run_size(target: Target, n: int, repeats: int, seed: int) -> SizeResul
                 began = time.perf_counter()
                 swept = await sweep.run_due(sessionmaker, now=T, batch=batch)
                 runs.append(time.perf_counter() - began)
-                ok, details = await verify(conn)
+                ok, details, _rows = await verify(conn, same_rows)
                 all_ok = all_ok and ok and swept.fired == swept.claimed == DUE
                 if rep < repeats - 1 or batch != BATCHES[-1]:
                     await reset(conn)
@@ -759,6 +830,7 @@ async def run_size(target: Target, n: int, repeats: int, seed: int) -> SizeResul
             print(
                 f"{f'run_due(batch={batch})':<38}{best:>9.3f}{median:>10.3f}"
                 f"{DUE / median:>11,.0f}{median / result.baseline[1]:>8.2f}  "
+                f"{median / result.same_rows[1]:.2f}x same-rows  "
                 f"{'OK' if all_ok else 'MISMATCH'} ({details})"
             )
 
@@ -889,6 +961,12 @@ async def main_async(target: Target, sizes: tuple[int, ...], repeats: int, seed:
         )
         print(f"batch {batch}: {line}")
         seconds = largest.sweep[batch][1]
+        same = seconds / largest.same_rows[1]
+        verdict = "MET" if same <= TARGET_SAME_ROWS else "NOT met"
+        print(
+            f"  with {largest.n:,} active: {same:.2f}x the same-rows baseline: {verdict} "
+            f"(issue 14: at most {TARGET_SAME_ROWS:g}x)"
+        )
         verdict = "MET" if seconds < TARGET_SECONDS else "NOT met"
         print(
             f"  10,000 due checks fired with {largest.n:,} active in {seconds:.3f} s: "

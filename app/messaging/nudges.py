@@ -20,28 +20,51 @@ from app.submissions.states import FINAL
 
 
 class FiredCheck(Protocol):
-    """What the sweep knows of one fired check, as far as a nudge is concerned (its row)."""
+    """What the sweep knows of one fired check, as far as a nudge is concerned (its row; read
+    only, so a named tuple answers it)."""
 
-    kind: str
-    due_at: datetime
-    submission_id: int
-    candidate_id: int
-    stage: str
-    primary_contact_id: int | None
-    contact_policy: str | None
-    no_chase: bool | None
-    allow_automated_nudges: bool
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def due_at(self) -> datetime: ...
+
+    @property
+    def submission_id(self) -> int: ...
+
+    @property
+    def candidate_id(self) -> int: ...
+
+    @property
+    def stage(self) -> str: ...
+
+    @property
+    def primary_contact_id(self) -> int | None: ...
+
+    @property
+    def contact_policy(self) -> str | None: ...
+
+    @property
+    def no_chase(self) -> bool | None: ...
+
+    @property
+    def allow_automated_nudges(self) -> bool: ...
+
+
+#: Read for every fired check: an enum member's ``.value`` is a descriptor call.
+_SILENCE = CheckKind.silence.value
+_OPEN = ContactPolicy.open.value
 
 
 def may_nudge(check: FiredCheck) -> bool:
     """A chase (not a silence) of a live submission, to an ``open`` contact who may be chased,
     at a client that allows automated nudges (R-CP-2/3)."""
     return (
-        check.kind != CheckKind.silence.value
+        check.kind != _SILENCE
         and check.stage not in FINAL
         and check.primary_contact_id is not None
         and check.allow_automated_nudges
-        and check.contact_policy == ContactPolicy.open.value
+        and check.contact_policy == _OPEN
         and check.no_chase is False
     )
 

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -73,6 +73,10 @@ from app.worker.lease import bound_by_lease
 
 DEFAULT_BATCH = 1000
 DEFAULT_LEASE = timedelta(minutes=5)
+#: Read once per check and more: an enum member's ``.value`` is a descriptor call (~0.2 µs).
+_PROMISE = CheckKind.promise.value
+_SILENCE = CheckKind.silence.value
+_DO_NOT_CONTACT = ContactPolicy.do_not_contact.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +151,7 @@ async def fire(session: AsyncSession, *, ids: Sequence[int], token: str, now: da
     if not mine:
         return 0
     checks = select(*_CHECK_COLUMNS).where(col(SlaCheck.id).in_(mine)).subquery("fired")
-    return await fire_checks(session, (await session.execute(_facts(checks))).all(), now=now)
+    return await fire_checks(session, await _load_facts(session, checks), now=now)
 
 
 async def take_due(session: AsyncSession, *, now: datetime, limit: int) -> list[int]:
@@ -189,7 +193,7 @@ async def fire_due(
         .returning(*_CHECK_COLUMNS)
         .cte("fired")
     )
-    rows = (await session.execute(_facts(checks))).all()
+    rows = await _load_facts(session, checks)
     return SweepResult(claimed=len(ids), fired=await fire_checks(session, rows, now=now))
 
 
@@ -200,6 +204,32 @@ _CHECK_COLUMNS = (
     col(SlaCheck.breach_at),
     col(SlaCheck.submission_id),
 )
+
+
+class Fired(NamedTuple):
+    """What firing needs of one check (``_facts``' columns, in order). A plain tuple: the
+    sweep reads about forty of these per check, and a SQLAlchemy row answers each attribute by
+    a failed lookup first (about 0.5 µs, against 0.03 µs here; issue 14)."""
+
+    id: int
+    kind: str
+    due_at: datetime
+    breach_at: datetime | None
+    submission_id: int
+    owner_id: int
+    candidate_id: int
+    stage: str
+    primary_contact_id: int | None
+    calendar_id: int | None
+    allow_automated_nudges: bool
+    time_zone: str | None
+    contact_policy: str | None
+    no_chase: bool | None
+
+
+async def _load_facts(session: AsyncSession, checks: Any) -> list[Fired]:
+    result = await session.execute(_facts(checks))
+    return [Fired._make(row) for row in result.tuples()]
 
 
 def _facts(checks: Any) -> Select[Any]:
@@ -231,7 +261,7 @@ def _facts(checks: Any) -> Select[Any]:
     )
 
 
-async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: datetime) -> int:
+async def fire_checks(session: AsyncSession, rows: Sequence[Fired], *, now: datetime) -> int:
     """The checks of ``rows`` (``_facts``), just marked fired in this transaction, take effect:
     a task each (chase or decide), an event each, the candidate's status message and the
     client's nudge (R-SLA)."""
@@ -241,16 +271,16 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
     policy = await get_policy(session)
     tasks: list[NewTask] = []
     to_close: list[int] = []
-    promised = [row for row in rows if row.kind == CheckKind.promise.value]
+    promised = [row for row in rows if row.kind == _PROMISE]
     keeping, raised = await _promise_days(session, promised, cals, now)
     tasks += raised
     for row in rows:
-        if row.kind == CheckKind.promise.value:
+        if row.kind == _PROMISE:
             continue
         if row.stage in FINAL:
             continue  # closed meanwhile by a path that did not stop the clock: nothing to chase
         cal = cals.get(row.calendar_id, cals[None])
-        if row.kind == CheckKind.silence.value:
+        if row.kind == _SILENCE:
             if policy.auto_close_on_silence:
                 to_close.append(row.submission_id)
                 continue
@@ -279,7 +309,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
     # batch, and only the newest is news (R-CAND-4: one section, one promise per application).
     newest: dict[int, Any] = {}
     for row in rows:
-        if row.kind == CheckKind.promise.value or row.stage in FINAL:
+        if row.kind == _PROMISE or row.stage in FINAL:
             continue
         if row.submission_id in to_close:
             continue
@@ -300,7 +330,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Any], *, now: dateti
     if updates:
         await outbox.supersede(session, [u["submission_id"] for u in updates])
     # A chase also asks the job's contact for a decision by email, where allowed (R-CP-3).
-    cadence = [row for row in rows if row.kind != CheckKind.promise.value]
+    cadence = [row for row in rows if row.kind != _PROMISE]
     messages = updates + nudges.rows_for(cadence, now=now)
     await bulk.writer(session).insert(Message.__table__, messages)  # type: ignore[attr-defined]
     for submission_id in to_close:
@@ -414,7 +444,7 @@ def _chase_task(row: Any, cal: bt.Calendar) -> NewTask:
     detail = f"{row.kind.capitalize()} check: no decision from the client yet."
     if contact_id is None:
         detail += " The job has no primary contact; find who decides."
-    elif row.contact_policy == ContactPolicy.do_not_contact.value or row.no_chase:
+    elif row.contact_policy == _DO_NOT_CONTACT or row.no_chase:
         detail += " The primary contact may not be chased; follow up through other channels."
         contact_id = None
     else:
