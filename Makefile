@@ -53,12 +53,12 @@ typecheck: $(STAMP) ## mypy --strict over app/, tools/, tests/ and bench/
 	$(BIN)/mypy app tools tests bench alembic/env.py
 
 test-sqlite: $(STAMP) ## The suite on a temporary SQLite file
-	env -u CANDOR_TEST_DATABASE_URL -u CANDOR_REQUIRE_POSTGRES $(BIN)/pytest -q
+	env -u CANDOR_TEST_DATABASE_URL -u CANDOR_REQUIRE_POSTGRES CANDOR_SUITE_PART=$(if $(strip $(CANDOR_TEST_DATABASE_URL)),sqlite,) $(BIN)/pytest -q
 
 test-postgres: $(STAMP) ## The suite and migration checks on PostgreSQL, when CANDOR_TEST_DATABASE_URL is set
 ifneq ($(strip $(CANDOR_TEST_DATABASE_URL)),)
 	$(MAKE) --no-print-directory migrations-check
-	$(BIN)/pytest -q
+	CANDOR_SUITE_PART=postgres $(BIN)/pytest -q
 else
 	@echo "test-postgres: CANDOR_TEST_DATABASE_URL is not set; PostgreSQL run skipped"
 	@if [ "$$CANDOR_REQUIRE_POSTGRES" = "1" ]; then echo "but CANDOR_REQUIRE_POSTGRES=1"; exit 1; fi
