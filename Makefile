@@ -39,7 +39,7 @@ migrate: $(STAMP) ## alembic upgrade head on CANDOR_DATABASE_URL
 	$(BIN)/candor migrate
 
 test: lint typecheck ## Lint, type-check, then the suite on SQLite and (if a URL is set) PostgreSQL, side by side
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres SUITES_SIDE_BY_SIDE=1
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
@@ -53,12 +53,12 @@ typecheck: $(STAMP) ## mypy --strict over app/, tools/, tests/ and bench/
 	$(BIN)/mypy app tools tests bench alembic/env.py
 
 test-sqlite: $(STAMP) ## The suite on a temporary SQLite file
-	env -u CANDOR_TEST_DATABASE_URL -u CANDOR_REQUIRE_POSTGRES CANDOR_SUITE_PART=$(if $(strip $(CANDOR_TEST_DATABASE_URL)),sqlite,) $(BIN)/pytest -q
+	env -u CANDOR_TEST_DATABASE_URL -u CANDOR_REQUIRE_POSTGRES CANDOR_SUITE_PART=$(if $(and $(SUITES_SIDE_BY_SIDE),$(strip $(CANDOR_TEST_DATABASE_URL))),sqlite,) $(BIN)/pytest -q
 
 test-postgres: $(STAMP) ## The suite and migration checks on PostgreSQL, when CANDOR_TEST_DATABASE_URL is set
 ifneq ($(strip $(CANDOR_TEST_DATABASE_URL)),)
 	$(MAKE) --no-print-directory migrations-check
-	CANDOR_SUITE_PART=postgres $(BIN)/pytest -q
+	CANDOR_SUITE_PART=$(if $(SUITES_SIDE_BY_SIDE),postgres,) $(BIN)/pytest -q
 else
 	@echo "test-postgres: CANDOR_TEST_DATABASE_URL is not set; PostgreSQL run skipped"
 	@if [ "$$CANDOR_REQUIRE_POSTGRES" = "1" ]; then echo "but CANDOR_REQUIRE_POSTGRES=1"; exit 1; fi

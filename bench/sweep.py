@@ -606,14 +606,14 @@ _CONTACT_FACTS = (
 )
 
 
-_FIRE = (
+_FIRE_RETURNING = (
     "UPDATE sla_check SET state = 'fired', fired_at = $1 "
     "WHERE state = 'scheduled' AND due_at <= $1 "
     "RETURNING id, kind, due_at, breach_at, submission_id, "
     "(SELECT candidate_id FROM submission WHERE id = submission_id) AS candidate_id"
 )
-_FIRE_SAME_ROWS = _FIRE + _CONTACT_FACTS
-_FIRE += ", NULL::int AS chased_id, NULL::int AS nudged_id"
+_FIRE = _FIRE_RETURNING + ", NULL::int AS chased_id, NULL::int AS nudged_id"
+_FIRE_SAME_ROWS = _FIRE_RETURNING + _CONTACT_FACTS
 
 
 async def baseline(conn: asyncpg.Connection, *, same_rows: bool = False) -> float:

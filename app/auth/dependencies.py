@@ -46,9 +46,7 @@ class ApiKeyBearer(HTTPBearer):
 
 
 #: Named as FastAPI names its own ``HTTPBearer()``: the API document's scheme is unchanged.
-current_principal = ApiKeyBearer(
-    auto_error=False, scheme_name="HTTPBearer", description="An API key: `cnd_…`"
-)
+current_principal = ApiKeyBearer(scheme_name="HTTPBearer", description="An API key: `cnd_…`")
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

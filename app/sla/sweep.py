@@ -214,7 +214,7 @@ class Fired(NamedTuple):
     id: int
     kind: str
     due_at: datetime
-    breach_at: datetime | None
+    breach_at: datetime
     submission_id: int
     owner_id: int
     candidate_id: int
@@ -307,7 +307,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Fired], *, now: date
     # Each check also tells the candidate where they stand (R-SLA, R-CAND-2): no news yet.
     # Once per submission: after an outage or a late sync several of its checks fire in one
     # batch, and only the newest is news (R-CAND-4: one section, one promise per application).
-    newest: dict[int, Any] = {}
+    newest: dict[int, Fired] = {}
     for row in rows:
         if row.kind == _PROMISE or row.stage in FINAL:
             continue
@@ -339,7 +339,7 @@ async def fire_checks(session: AsyncSession, rows: Sequence[Fired], *, now: date
 
 
 async def _promise_days(
-    session: AsyncSession, rows: list[Any], cals: dict[int | None, bt.Calendar], now: datetime
+    session: AsyncSession, rows: list[Fired], cals: dict[int | None, bt.Calendar], now: datetime
 ) -> tuple[list[dict[str, Any]], list[NewTask]]:
     """R-CAND-1: promise checks whose day came with nothing newer sent about their application.
     Answers the status messages that keep the promises (a short, honest update, or for a
@@ -426,7 +426,7 @@ async def _raise_tasks(session: AsyncSession, submission_id: int, now: datetime)
     )
 
 
-def _update_row(row: Any, kind: MessageKind, now: datetime) -> dict[str, Any]:
+def _update_row(row: Fired, kind: MessageKind, now: datetime) -> dict[str, Any]:
     return outbox.status_row(
         kind=kind,
         submission_id=row.submission_id,
@@ -436,7 +436,7 @@ def _update_row(row: Any, kind: MessageKind, now: datetime) -> dict[str, Any]:
     ) | {"created_at": now, "updated_at": now}
 
 
-def _chase_task(row: Any, cal: bt.Calendar) -> NewTask:
+def _chase_task(row: Fired, cal: bt.Calendar) -> NewTask:
     """R-SLA: chase the job's primary contact, with the next call window (R-CALL). A contact who
     must not be contacted, or asked not to be chased, is never named in a task (R-CP-2, R-CP-3)."""
     contact_id = row.primary_contact_id
@@ -463,7 +463,7 @@ def _chase_task(row: Any, cal: bt.Calendar) -> NewTask:
     )
 
 
-def _decide_task(row: Any) -> NewTask:
+def _decide_task(row: Fired) -> NewTask:
     """R-SLA-4: after silence, the owner decides: keep waiting, or close."""
     return NewTask(
         kind=TaskKind.decide,

@@ -67,7 +67,8 @@ ROLES = ("admin", "integration", "recruiter")
 #: ``make test`` runs the SQLite and PostgreSQL suites side by side and names each run's part in
 #: ``CANDOR_SUITE_PART``: the recruiter's share of this test (its own SQLite file either way)
 #: then runs in the PostgreSQL run, which is otherwise minutes shorter, so the two finish
-#: together (CI under 15 minutes). Any other run takes every role, or (PostgreSQL) none.
+#: together (CI under 15 minutes). A run on its own (``make test-sqlite``, ``pytest``) takes
+#: every role; one on PostgreSQL on its own, none (the SQLite run is the one that proves it).
 _PART = os.environ.get("CANDOR_SUITE_PART", "")
 _MOVED = ("recruiter",)
 if _PART == "postgres":

@@ -18,7 +18,8 @@ def test_fired_fields_are_the_facts_columns_in_order() -> None:
 
 
 def test_fired_answers_the_nudge_protocol() -> None:
-    """``nudges.may_nudge`` reads a ``Fired`` as it read a row: the same verdict either way."""
+    """R-CP-2/3: ``nudges.may_nudge`` reads a ``Fired`` as it read a row, nudging only a chase
+    of a live submission to an ``open`` contact who may be chased, where the client allows it."""
     from datetime import UTC, datetime
 
     from app.messaging import nudges
@@ -27,7 +28,7 @@ def test_fired_answers_the_nudge_protocol() -> None:
         id=1,
         kind="first",
         due_at=datetime(2026, 12, 8, 15, tzinfo=UTC),
-        breach_at=None,
+        breach_at=datetime(2026, 12, 9, 15, tzinfo=UTC),
         submission_id=2,
         owner_id=3,
         candidate_id=4,
