@@ -7,6 +7,9 @@ Either way every value goes through its column type's bind processing first, exa
 SQLAlchemy would send it (JSON serialised, UTC datetimes), and Python-side column defaults are
 not applied: the rows carry every column the table requires.
 
+Updates of many rows by id go as one ``UPDATE … FROM unnest(…)`` on PostgreSQL (each column's
+values as one array), elsewhere as one UPDATE per row.
+
 The sweep uses this for the tasks, events and messages of a batch of fired checks. ``COPY``
 skips SQLAlchemy's per-parameter compilation and processing and sends the rows in asyncpg's
 binary format, so what a batch costs is mostly the database's own work: indexes and foreign-key
@@ -16,9 +19,11 @@ checks (measured in docs/performance.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -29,6 +34,11 @@ def is_postgresql(session: AsyncSession) -> bool:
 
 class Writer(Protocol):
     async def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    async def update_by_id(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Set, in each row of ``table`` whose id is a row's ``id``, that row's other values.
+        Every row names the same columns."""
+        ...
 
     async def insert_returning_ids(self, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Insert ``rows``; answer their new ids, in the order of ``rows``."""
@@ -47,6 +57,12 @@ class _MultiRowInsert:
         if rows:
             await self._session.execute(insert(table), list(rows))
 
+    async def update_by_id(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            names = _columns_of(rows)
+            params = [{f"b_{name}": row[name] for name in ("id", *names)} for row in rows]
+            await self._session.execute(_update_each(table, names), params)
+
     async def insert_returning_ids(self, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
         if not rows:
             return []
@@ -60,6 +76,14 @@ class _Copy:
 
     async def insert(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         await self._copy(table, rows, ids=None)
+
+    async def update_by_id(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """One ``UPDATE … FROM unnest(…)``: each column's values as one array parameter."""
+        if rows:
+            names = _columns_of(rows)
+            params = {f"b_{name}": [row[name] for row in rows] for name in ("id", *names)}
+            connection = await self._session.connection()
+            await connection.execute(_update_from_arrays(table, names), params)
 
     async def insert_returning_ids(self, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
         if not rows:
@@ -98,3 +122,37 @@ class _Copy:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection  # the asyncpg connection of this transaction
         await driver.copy_records_to_table(table.name, columns=names, records=records)
+
+
+def _columns_of(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    names = tuple(sorted(name for name in rows[0] if name != "id"))
+    if any(len(row) != len(names) + 1 or "id" not in row for row in rows):
+        raise ValueError("every row of one update names the same columns and its id")
+    return names
+
+
+@lru_cache(maxsize=64)
+def _update_each(table: Table, names: tuple[str, ...]) -> Any:
+    """One UPDATE by primary key, executed once per row (built once per set of columns)."""
+    return (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in names})
+    )
+
+
+@lru_cache(maxsize=64)
+def _update_from_arrays(table: Table, names: tuple[str, ...]) -> Any:
+    """``UPDATE table SET c = v.c … FROM (SELECT unnest(:b_id), unnest(:b_c) …) v WHERE id = v.id``
+    (PostgreSQL zips the arrays row by row)."""
+    given = select(
+        *(
+            func.unnest(bindparam(f"b_{name}", type_=ARRAY(table.c[name].type))).label(name)
+            for name in ("id", *names)
+        )
+    ).subquery("given")
+    return (
+        update(table)
+        .where(table.c.id == given.c.id)
+        .values({name: given.c[name] for name in names})
+    )

@@ -168,6 +168,16 @@ class Promise(SQLModel, table=True):
             sqlite_where=text("state = 'open'"),
             postgresql_where=text("state = 'open'"),
         ),
+        # Each email settles its submissions' open promises, and the drain's context reads
+        # each submission's earliest open one: an index by submission of the open ones alone,
+        # so neither walks every open promise (issue 14: the planner ANDed the two above and
+        # read all open promises per row, 0.1 ms per email in the drain).
+        Index(
+            "ix_promise_open_submission",
+            "submission_id",
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

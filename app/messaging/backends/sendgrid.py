@@ -7,6 +7,17 @@ import json
 from typing import Any
 
 import aiohttp
+from sendgrid.helpers.mail import (
+    Cc,
+    Content,
+    CustomArg,
+    From,
+    Mail,
+    MailSettings,
+    ReplyTo,
+    SandBoxMode,
+    To,
+)
 
 from app.messaging.backends.base import (
     CUSTOM_ARG,
@@ -40,22 +51,12 @@ class SendGridBackend:
         self._session: aiohttp.ClientSession | None = None
 
     def _mail(self, email: OutgoingEmail) -> Any:
-        from sendgrid.helpers.mail import (
-            Cc,
-            Content,
-            CustomArg,
-            From,
-            Mail,
-            MailSettings,
-            ReplyTo,
-            SandBoxMode,
-            To,
+        mail = Mail(
+            from_email=From(email.from_email, email.from_name), to_emails=_bare(To, email.to)
         )
-
-        mail = Mail(from_email=From(email.from_email, email.from_name), to_emails=To(email.to))
         mail.subject = email.subject
         for address in email.cc:
-            mail.add_cc(Cc(address))
+            mail.add_cc(_bare(Cc, address))
         if email.reply_to:
             mail.reply_to = ReplyTo(email.reply_to)
         mail.add_content(Content("text/plain", email.text))
@@ -110,6 +111,15 @@ class SendGridBackend:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _bare(kind: type[Any], address: str) -> Any:
+    """A recipient of a bare address (no display name), set through the helper's ``email``
+    property: the constructor would run ``email.utils.parseaddr`` on it to look for a name, a
+    third of building the payload, for addresses Candor has already checked (R-IN)."""
+    recipient = kind()
+    recipient.email = address
+    return recipient
 
 
 def _seconds(value: str | None) -> float | None:

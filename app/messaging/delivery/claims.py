@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col
 
+from app.core import bulk
 from app.messaging.models import (
     Audience,
     Message,
@@ -32,16 +32,58 @@ DEFAULT_BATCH = 200
 DEFAULT_LEASE = timedelta(minutes=5)
 
 
-def _due(now: datetime, audience: Audience) -> Any:
+def _due(table: Any, audience: Audience) -> Any:
     return and_(
-        col(Message.state).in_((MessageState.pending.value, MessageState.sending.value)),
-        col(Message.send_at) <= now,
-        col(Message.audience) == audience.value,
+        table.c.state.in_((MessageState.pending.value, MessageState.sending.value)),
+        table.c.send_at <= bindparam("b_now"),
+        table.c.audience == audience.value,
         or_(
-            col(Message.state) == MessageState.pending.value,
-            col(Message.claim_expires_at) <= now,
+            table.c.state == MessageState.pending.value,
+            table.c.claim_expires_at <= bindparam("b_now"),
         ),
     )
+
+
+def _recipient(table: Any, audience: Audience) -> Any:
+    return table.c.candidate_id if audience == Audience.candidate else table.c.contact_id
+
+
+def _take_up(table: Any, audience: Audience, ids: Any) -> Any:
+    return (
+        update(table)
+        .where(table.c.id.in_(ids.scalar_subquery()))
+        .values(
+            state=MessageState.sending.value,
+            claim_token=bindparam("b_token"),
+            claim_expires_at=bindparam("b_expires"),
+        )
+        .returning(table.c.id, _recipient(table, audience))
+    )
+
+
+@cache
+def _claim_statements(audience: Audience) -> tuple[Any, Any]:
+    """The two claim statements of an audience, built once (parameters bound per call): the
+    due messages, oldest first, and the other due messages of the same recipients."""
+    table = _messages()
+    due = (
+        select(table.c.id)
+        .where(_due(table, audience))
+        .order_by(table.c.send_at)
+        .limit(bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+    )
+    rest = (
+        select(table.c.id)
+        .where(
+            table.c.state == MessageState.pending.value,
+            table.c.audience == audience.value,
+            table.c.due_at <= bindparam("b_now"),
+            _recipient(table, audience).in_(bindparam("b_people", expanding=True)),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return _take_up(table, audience, due), _take_up(table, audience, rest)
 
 
 async def claim(
@@ -57,44 +99,19 @@ async def claim(
     every other due message of the same recipients. Answers ``(message id, recipient id)``
     pairs: the candidate's, or the contact's, so the caller can keep one person's messages
     together (they may go as one digest)."""
-    candidates = (
-        select(col(Message.id))
-        .where(_due(now, audience))
-        .order_by(col(Message.send_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    recipient = col(Message.candidate_id if audience == Audience.candidate else Message.contact_id)
-
-    async def take_up(ids: Any) -> list[tuple[int, int]]:
-        result = await session.execute(
-            update(Message)
-            .where(col(Message.id).in_(ids.scalar_subquery()))
-            .values(
-                state=MessageState.sending.value, claim_token=token, claim_expires_at=now + lease
-            )
-            .returning(col(Message.id), recipient)
-            .execution_options(synchronize_session=False)
-        )
-        return [(message_id or 0, who or 0) for message_id, who in result.tuples().all()]
-
-    claimed = await take_up(candidates)
+    first, rest = _claim_statements(audience)
+    connection = await session.connection()
+    values = {"b_now": now, "b_token": token, "b_expires": now + lease}
+    taken = await connection.execute(first, values | {"b_limit": limit})
+    claimed = [(message_id or 0, who or 0) for message_id, who in taken.tuples().all()]
     people = sorted({who for _, who in claimed})
     if people:
         # The rest of these people's due messages too: one person's day goes as one email
         # (R-CAND-4), never split by the batch limit into an email today and one tomorrow.
         # Held ones that already fell due come too: if one of them goes now, the rest of
         # today's go with it (``process`` folds them in) instead of at the slot.
-        claimed += await take_up(
-            select(col(Message.id))
-            .where(
-                col(Message.state) == MessageState.pending.value,
-                col(Message.audience) == audience.value,
-                col(Message.due_at) <= now,
-                recipient.in_(people),
-            )
-            .with_for_update(skip_locked=True)
-        )
+        more = await connection.execute(rest, values | {"b_people": people})
+        claimed += [(message_id or 0, who or 0) for message_id, who in more.tuples().all()]
     return claimed
 
 
@@ -188,26 +205,15 @@ async def take(session: AsyncSession, *, ids: list[int], token: str, now: dateti
 
 
 async def save(session: AsyncSession, messages: list[Taken]) -> None:
-    """Write what the drain decided, one executemany per set of changed columns (usually one:
+    """Write what the drain decided, one statement per set of changed columns (usually one:
     every message sent). Each message also gives its claim up."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for message in messages:
         values = message.changes | {"claim_token": None}
-        groups[tuple(sorted(values))].append({"b_id": message.id, **values})
-    connection = await session.connection()
-    for names, params in groups.items():
-        await connection.execute(_save_statement(names), params)
-
-
-@lru_cache(maxsize=32)
-def _save_statement(names: tuple[str, ...]) -> Any:
-    """One UPDATE by primary key per set of changed columns (a handful of sets exist)."""
-    table = _messages()
-    return (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values({name: bindparam(name) for name in names})
-    )
+        groups[tuple(sorted(values))].append({"id": message.id, **values})
+    rows = bulk.writer(session)
+    for group in groups.values():
+        await rows.update_by_id(_messages(), group)
 
 
 def event_row(
@@ -215,9 +221,3 @@ def event_row(
 ) -> dict[str, Any]:
     """A ``message_event`` row of a message's delivery story (inserted many at once)."""
     return {"message_id": message_id, "occurred_at": now, "kind": kind, "detail": detail}
-
-
-@cache
-def insert_of(model: type[SQLModel]) -> Any:
-    """A Core multi-row INSERT of ``model``'s table (no ORM bulk machinery per row)."""
-    return insert(model.__table__)  # type: ignore[attr-defined]

@@ -24,9 +24,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel
 
+from app.core import bulk
 from app.core.settings import Settings
 from app.messaging import gate
 from app.messaging.backends import (
@@ -44,7 +46,6 @@ from app.messaging.delivery.claims import (
     chunks,
     claim,
     event_row,
-    insert_of,
     save,
     take,
 )
@@ -98,10 +99,13 @@ async def one_sender_per_candidate(session: AsyncSession, candidate_ids: set[int
     connection = await session.connection()
     if connection.dialect.name != "postgresql" or not candidate_ids:
         return
-    await connection.execute(
-        text("SELECT pg_advisory_xact_lock(:lock, c) FROM unnest(CAST(:ids AS integer[])) AS c"),
-        {"lock": CANDIDATE_DAY_LOCK, "ids": sorted(candidate_ids)},
-    )
+    await connection.execute(_DAY_LOCKS, {"lock": CANDIDATE_DAY_LOCK, "ids": sorted(candidate_ids)})
+
+
+#: Built once (a ``text()`` per chunk is parsed for its parameters each time).
+_DAY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(:lock, c) FROM unnest(CAST(:ids AS integer[])) AS c"
+)
 
 
 def _verdict(
@@ -201,12 +205,11 @@ async def process(
         )
         for group in sendable.values()
     ]
-    connection = await session.connection()
     if outgoing:
         # Written before sending: a link in an email that went out always works.
-        await connection.execute(insert_of(OptOutToken), [out.opt_out for out in outgoing])
-        link_rows = [row for out in outgoing for row in out.links]
-        await connection.execute(insert_of(CandidateLink), link_rows)
+        rows = bulk.writer(session)
+        await rows.insert(_table(OptOutToken), [out.opt_out for out in outgoing])
+        await rows.insert(_table(CandidateLink), [row for out in outgoing for row in out.links])
     outcomes = await send_all(backend, [out.email for out in outgoing])
     settled: list[dict[str, Any]] = []
     new_promises: list[dict[str, Any]] = []
@@ -257,8 +260,7 @@ async def process(
         digest_time=digest_time,
         now=now,
     )
-    if events:
-        await connection.execute(insert_of(MessageEvent), events)
+    await bulk.writer(session).insert(_table(MessageEvent), events)
     await _failure_tasks(session, failed, now)
     return result
 
@@ -340,6 +342,10 @@ def mark_sent(
         events.append(event_row(message.id, now, "sent", f"email {lead.id}"))
 
 
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined, no-any-return]
+
+
 def _fail(message: Taken, reason: str) -> None:
     message.set(state=MessageState.failed.value, failure_reason=reason[:500])
 
@@ -403,35 +409,44 @@ async def drain(
     """Deliver everything the gate lets go at ``now``, batch by batch, each batch in chunks of
     ``CHUNK`` recipients, up to ``pipeline_depth`` chunks at once (each its own transaction)."""
     total = DrainResult()
+    # A slot per transaction in flight: each chunk holds one until it commits, and so does each
+    # claim, so on PostgreSQL the next batch is claimed while the last chunks of this one are
+    # still sending (the pipeline never runs dry at a batch's end), and on SQLite (one slot)
+    # nothing overlaps. At most ``pipeline_depth`` chunks are in flight, so a crash repeats at
+    # most ``MAX_REPEATED_PER_CRASH`` emails: claimed but unsent messages are only claimed again
+    # when their lease runs out.
     depth = asyncio.Semaphore(pipeline_depth(sessionmaker))
 
     async def one_chunk(ids: list[int], token: str, shared: Batch) -> None:
-        async with depth, sessionmaker() as session:
-            done = await process(
-                session,
-                ids=ids,
-                token=token,
-                now=now,
-                backend=backend,
-                settings=settings,
-                batch=shared,
-            )
-            await session.commit()
-        total.add(done)
+        try:
+            async with sessionmaker() as session:
+                done = await process(
+                    session,
+                    ids=ids,
+                    token=token,
+                    now=now,
+                    backend=backend,
+                    settings=settings,
+                    batch=shared,
+                )
+                await session.commit()
+            total.add(done)
+        finally:
+            depth.release()
 
-    while True:
-        token = str(uuid.uuid4())
-        async with sessionmaker() as session:
-            claimed = await claim(session, now=now, limit=batch, lease=lease, token=token)
-            await session.commit()
-            if not claimed:
+    async with asyncio.TaskGroup() as chunk_tasks:
+        while True:
+            token = str(uuid.uuid4())
+            async with depth, sessionmaker() as session:
+                claimed = await claim(session, now=now, limit=batch, lease=lease, token=token)
+                await session.commit()
+                shared = await load_batch(session) if claimed else None
+            if shared is None:
                 break
-            shared = await load_batch(session)
-        # One transaction per chunk: a worker killed mid-batch can only have sent the chunks
-        # it had in flight unrecorded (at most ``MAX_REPEATED_PER_CRASH`` emails), and only
-        # those are sent again.
-        async with asyncio.TaskGroup() as chunk_tasks:
+            # One transaction per chunk: a worker killed mid-batch can only have sent the chunks
+            # it had in flight unrecorded, and only those are sent again.
             for ids in chunks(claimed, CHUNK):
+                await depth.acquire()
                 chunk_tasks.create_task(one_chunk(ids, token, shared))
     # Every round, so a promise whose day ended is recorded broken even when nothing was due
     # (one probe of a partial index when nothing is overdue).

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Integer, bindparam, func, literal_column, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.calendar import business_time as bt
+from app.core import bulk
 from app.messaging import gate
-from app.messaging.delivery.claims import insert_of
 from app.messaging.delivery.context import Batch, Context
 from app.messaging.models import (
     MessageKind,
@@ -87,6 +88,7 @@ def promise_for(
     return Promised(submission_id, day, backed=False)
 
 
+@lru_cache(maxsize=256)
 def _after_today(now: datetime, tz: str) -> date:
     """The first weekday after ``now``'s local day (the earliest day a promise may name)."""
     zone = ZoneInfo(tz)
@@ -129,10 +131,19 @@ async def settle(
     multi-row insert for the chunk; a submission is in at most one email of a chunk (one
     recipient's messages are never split), so the order per email is kept."""
     connection = await session.connection()
-    if settled:
+    if settled and connection.dialect.name == "postgresql":
+        # One statement for the chunk (its submissions as arrays), not one per submission.
+        await connection.execute(
+            _keep_all_statement(),
+            {
+                "b_submissions": [p["b_submission"] for p in settled],
+                "b_leads": [p["b_lead"] for p in settled],
+                "b_now": now,
+            },
+        )
+    elif settled:
         await connection.execute(_keep_statement(), [p | {"b_now": now} for p in settled])
-    if promises:
-        await connection.execute(insert_of(Promise), promises)
+    await bulk.writer(session).insert(Promise.__table__, promises)  # type: ignore[attr-defined]
 
 
 async def back(
@@ -147,30 +158,15 @@ async def back(
     """R-CAND-1: a status just sent about an application cancels its pending promise checks
     (the promise they backed is settled), and each promise no cadence check backs gets one on
     its day (``gate.promise_check_at``), written in the same transaction as the promise."""
+    connection = await session.connection()
     if spoken_of:
-        await session.execute(
-            update(SlaCheck)
-            .where(
-                col(SlaCheck.submission_id).in_(sorted(set(spoken_of))),
-                col(SlaCheck.kind) == CheckKind.promise.value,
-                col(SlaCheck.state).in_((CheckState.scheduled.value, CheckState.claimed.value)),
-            )
-            .values(state=CheckState.cancelled.value, claim_token=None)
-            .execution_options(synchronize_session=False)
-        )
+        await connection.execute(_cancel_statement(), {"b_submissions": sorted(set(spoken_of))})
     if not unbacked:
         return
-    clocks = dict(
-        (
-            await session.execute(
-                select(col(SlaClock.submission_id), func.max(col(SlaClock.id)))
-                .where(col(SlaClock.submission_id).in_({p["submission_id"] for p in unbacked}))
-                .group_by(col(SlaClock.submission_id))
-            )
-        )
-        .tuples()
-        .all()
+    held = await connection.execute(
+        _clocks_statement(), {"b_submissions": sorted({p["submission_id"] for p in unbacked})}
     )
+    clocks: dict[int, int] = dict(held.tuples().all())
     rows = []
     for promise in unbacked:
         clock_id = clocks.get(promise["submission_id"])
@@ -189,8 +185,38 @@ async def back(
                 "claims": 0,
             }
         )
-    if rows:
-        await (await session.connection()).execute(insert_of(SlaCheck), rows)
+    await bulk.writer(session).insert(SlaCheck.__table__, rows)  # type: ignore[attr-defined]
+
+
+@cache
+def _cancel_statement() -> Any:
+    """Pending promise checks of the submissions an email spoke of (built once: its cache key
+    is not recomputed per chunk)."""
+    table = SlaCheck.__table__  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            table.c.submission_id.in_(bindparam("b_submissions", expanding=True)),
+            table.c.kind == CheckKind.promise.value,
+            table.c.state.in_((CheckState.scheduled.value, CheckState.claimed.value)),
+        )
+        .values(state=CheckState.cancelled.value, claim_token=None)
+    )
+
+
+@cache
+def _clocks_statement() -> Any:
+    """Each submission's latest clock (the period that made a promise)."""
+    table = SlaClock.__table__  # type: ignore[attr-defined]
+    return (
+        select(table.c.submission_id, func.max(table.c.id))
+        .where(table.c.submission_id.in_(bindparam("b_submissions", expanding=True)))
+        .group_by(table.c.submission_id)
+    )
+
+
+#: Open, as a literal in the SQL (see ``_keep_statement``).
+_OPEN: ColumnElement[str] = literal_column(f"'{PromiseState.open.value}'")
 
 
 @cache
@@ -200,13 +226,40 @@ def _keep_statement() -> Any:
         update(table)
         .where(
             table.c.submission_id == bindparam("b_submission"),
-            table.c.state == PromiseState.open.value,
+            # The partial index's predicate as a literal, so a cached PostgreSQL plan can use
+            # ix_promise_open_submission (a bound value would make it walk the open promises).
+            table.c.state == _OPEN,
             table.c.due_by_at >= bindparam("b_now"),
         )
         .values(
             state=PromiseState.kept.value,
             settled_at=bindparam("b_now"),
             settled_by_message_id=bindparam("b_lead"),
+        )
+    )
+
+
+@cache
+def _keep_all_statement() -> Any:
+    """``_keep_statement`` for a whole chunk on PostgreSQL: the submissions and the emails that
+    settle them as two arrays, joined to the open promises (one scan or index probe per chunk,
+    whatever plan is cached)."""
+    table = Promise.__table__  # type: ignore[attr-defined]
+    spoken = select(
+        func.unnest(bindparam("b_submissions", type_=ARRAY(Integer))).label("b_submission"),
+        func.unnest(bindparam("b_leads", type_=ARRAY(Integer))).label("b_lead"),
+    ).subquery("spoken")
+    return (
+        update(table)
+        .where(
+            table.c.submission_id == spoken.c.b_submission,
+            table.c.state == _OPEN,
+            table.c.due_by_at >= bindparam("b_now"),
+        )
+        .values(
+            state=PromiseState.kept.value,
+            settled_at=bindparam("b_now"),
+            settled_by_message_id=spoken.c.b_lead,
         )
     )
 
