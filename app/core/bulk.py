@@ -125,8 +125,9 @@ class _Copy:
 
 
 def _columns_of(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
-    names = tuple(sorted(name for name in rows[0] if name != "id"))
-    if any(len(row) != len(names) + 1 or "id" not in row for row in rows):
+    keys = rows[0].keys()
+    names = tuple(sorted(name for name in keys if name != "id"))
+    if "id" not in keys or any(row.keys() != keys for row in rows):
         raise ValueError("every row of one update names the same columns and its id")
     return names
 
