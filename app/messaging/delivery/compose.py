@@ -105,18 +105,19 @@ def email_for(
     """One email to one person for everything in ``group`` (a digest when several)."""
     # Statuses first, so each application's section opens with where it stands; applications
     # in the order their news fell due.
-    group.sort(key=lambda m: (m.due_at, m.id))
-    first_due: dict[int | None, int] = {}
-    for message in group:
-        first_due.setdefault(message.submission_id, len(first_due))
-    group.sort(
-        key=lambda m: (
-            first_due[m.submission_id],
-            MessageKind(m.kind) not in STATUS_KINDS,
-            m.due_at,
-            m.id,
+    if len(group) > 1:
+        group.sort(key=lambda m: (m.due_at, m.id))
+        first_due: dict[int | None, int] = {}
+        for message in group:
+            first_due.setdefault(message.submission_id, len(first_due))
+        group.sort(
+            key=lambda m: (
+                first_due[m.submission_id],
+                MessageKind(m.kind) not in STATUS_KINDS,
+                m.due_at,
+                m.id,
+            )
         )
-    )
     lead = group[0]
     first = ctx.rows[lead.submission_id or 0]
     sections: list[Section] = []

@@ -62,7 +62,7 @@ def promise_for(
         return None
     agency = batch.agency
     zone = ZoneInfo(tz)
-    earliest = bt.add_business_days(agency, now, 1)
+    earliest = _days_after(agency, now, 1)
     next_check = ctx.next_check.get(submission_id)
     check_day = (
         gate.digest_slot(max(next_check, now), tz, digest_time).astimezone(zone).date()
@@ -78,7 +78,7 @@ def promise_for(
         # A check later today sends its news tomorrow (one email a day): still the promise.
         return Promised(submission_id, max(check_day, _after_today(now, tz)), backed=True)
     else:
-        target = max(bt.add_business_days(agency, now, batch.promise_days), earliest)
+        target = max(_days_after(agency, now, batch.promise_days), earliest)
     day = max(
         gate.digest_slot(target, tz, digest_time).astimezone(zone).date(), _after_today(now, tz)
     )
@@ -86,6 +86,12 @@ def promise_for(
         # A check already falls on or before the day: it is the promise, with its date.
         return Promised(submission_id, check_day, backed=True)
     return Promised(submission_id, day, backed=False)
+
+
+@lru_cache(maxsize=256)
+def _days_after(agency: bt.Calendar, now: datetime, days: int) -> datetime:
+    """``days`` business days after the drain's ``now``: the same for every email of a drain."""
+    return bt.add_business_days(agency, now, days)
 
 
 @lru_cache(maxsize=256)
