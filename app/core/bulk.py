@@ -22,9 +22,19 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def one_of(column: Any, name: str, *, postgresql: bool) -> Any:
+    """``column IN (:name)`` for a list parameter ``name``. On PostgreSQL one array parameter
+    (``= ANY(:name)``): one statement text, and one prepared statement, whatever the list's
+    length, and no expansion of the list into parameters on every call. Elsewhere SQLAlchemy's
+    expanding ``IN``."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def is_postgresql(session: AsyncSession) -> bool:

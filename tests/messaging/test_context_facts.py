@@ -6,9 +6,12 @@ opted-out candidate emailed); this keeps them in step."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.messaging.delivery import context
 
 
-def test_facts_fields_are_the_context_querys_columns_in_order__R_CAND_6() -> None:
-    columns = [column.name for column in context._context_query().selected_columns]
+@pytest.mark.parametrize("postgresql", [True, False])
+def test_facts_fields_are_the_context_querys_columns_in_order__R_CAND_6(postgresql: bool) -> None:
+    columns = [column.name for column in context._context_query(postgresql).selected_columns]
     assert list(context.Facts._fields) == columns

@@ -84,6 +84,12 @@ class SendGridBackend:
                 # Keep-alive connections, as many as the outbox has sends in flight.
                 connector=aiohttp.TCPConnector(limit=MAX_IN_FLIGHT),
                 raise_for_status=False,
+                # The Mail Send API sets no cookies and answers tiny bodies: no cookie filtering
+                # and no decompression on every request (and no Accept-Encoding, so an error's
+                # body comes uncompressed, readable by ``_first_error``).
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("Accept-Encoding",),
             )
         return self._session
 

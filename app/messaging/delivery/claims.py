@@ -62,7 +62,7 @@ def _take_up(table: Any, audience: Audience, ids: Any) -> Any:
 
 
 @cache
-def _claim_statements(audience: Audience) -> tuple[Any, Any]:
+def _claim_statements(audience: Audience, postgresql: bool) -> tuple[Any, Any]:
     """The two claim statements of an audience, built once (parameters bound per call): the
     due messages, oldest first, and the other due messages of the same recipients."""
     table = _messages()
@@ -79,7 +79,7 @@ def _claim_statements(audience: Audience) -> tuple[Any, Any]:
             table.c.state == MessageState.pending.value,
             table.c.audience == audience.value,
             table.c.due_at <= bindparam("b_now"),
-            _recipient(table, audience).in_(bindparam("b_people", expanding=True)),
+            bulk.one_of(_recipient(table, audience), "b_people", postgresql=postgresql),
         )
         .with_for_update(skip_locked=True)
     )
@@ -99,8 +99,8 @@ async def claim(
     every other due message of the same recipients. Answers ``(message id, recipient id)``
     pairs: the candidate's, or the contact's, so the caller can keep one person's messages
     together (they may go as one digest)."""
-    first, rest = _claim_statements(audience)
     connection = await session.connection()
+    first, rest = _claim_statements(audience, connection.dialect.name == "postgresql")
     values = {"b_now": now, "b_token": token, "b_expires": now + lease}
     taken = await connection.execute(first, values | {"b_limit": limit})
     claimed = [(message_id or 0, who or 0) for message_id, who in taken.tuples().all()]
@@ -174,12 +174,12 @@ class Taken:
 
 
 @cache
-def _take_statement() -> Any:
+def _take_statement(postgresql: bool) -> Any:
     table = _messages()
     return (
         update(table)
         .where(
-            table.c.id.in_(bindparam("ids", expanding=True)),
+            bulk.one_of(table.c.id, "ids", postgresql=postgresql),
             table.c.state == MessageState.sending.value,
             table.c.claim_token == bindparam("token"),
         )
@@ -200,7 +200,10 @@ async def take(session: AsyncSession, *, ids: list[int], token: str, now: dateti
     transaction that reads, then writes after another worker committed, is refused).
     """
     connection = await session.connection()
-    held = await connection.execute(_take_statement(), {"ids": ids, "token": token, "now": now})
+    held = await connection.execute(
+        _take_statement(connection.dialect.name == "postgresql"),
+        {"ids": ids, "token": token, "now": now},
+    )
     return sorted((Taken(*row) for row in held.tuples().all()), key=lambda m: m.id)
 
 

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, bindparam, func, literal_column, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,6 +23,7 @@ from app.calendar import business_time as bt
 from app.calendar import lookup as calendars
 from app.candidates.models import Candidate
 from app.clients.models import Client
+from app.core import bulk
 from app.interviews.models import Interview
 from app.jobs.models import Job
 from app.messaging import repository
@@ -90,7 +91,7 @@ def _per_submission(aggregate: Any, label: str, *where: Any) -> Any:
 
 
 @cache
-def _context_query() -> Any:
+def _context_query(postgresql: bool) -> Any:
     """Built once: a statement object reused across chunks keeps its cache key, which this one
     (four joins, four subqueries) is costly to compute per execution."""
     submission_id = col(Submission.id)
@@ -120,10 +121,13 @@ def _context_query() -> Any:
         col(Interview.submission_id) == submission_id,
         col(Interview.status) != "cancelled",
     )
+
     # Grouped once per chunk and joined, not a subquery per row: it reads only the chunk's
     # submissions' open promises whatever plan PostgreSQL caches (a per-row subplan chosen while
     # the table looked empty walked every open promise for each row; issue 14).
-    wanted: BindParameter[Any] = bindparam("submission_ids", expanding=True)
+    def wanted(column: Any) -> Any:
+        return bulk.one_of(column, "submission_ids", postgresql=postgresql)
+
     open_promises = (
         select(
             col(Promise.submission_id).label("submission_id"),
@@ -131,7 +135,7 @@ def _context_query() -> Any:
         )
         .where(
             col(Promise.state) == literal_column(f"'{PromiseState.open.value}'"),
-            col(Promise.submission_id).in_(wanted),
+            wanted(col(Promise.submission_id)),
         )
         .group_by(col(Promise.submission_id))
         .subquery("open_promise")
@@ -180,7 +184,7 @@ def _context_query() -> Any:
         .join(Client, col(Client.id) == col(Job.client_id))
         .join(User, col(User.id) == col(Submission.owner_id))
         .outerjoin(open_promises, open_promises.c.submission_id == submission_id)
-        .where(submission_id.in_(wanted))
+        .where(wanted(submission_id))
     )
 
 
@@ -193,7 +197,8 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> Conte
         return ctx
     connection = await session.connection()
     rows: Any = await connection.execute(
-        _context_query(), {"submission_ids": sorted(submission_ids)}
+        _context_query(connection.dialect.name == "postgresql"),
+        {"submission_ids": sorted(submission_ids)},
     )
     for row in map(Facts._make, rows.tuples()):
         ctx.rows[row.id] = row

@@ -165,12 +165,16 @@ async def back(
     (the promise they backed is settled), and each promise no cadence check backs gets one on
     its day (``gate.promise_check_at``), written in the same transaction as the promise."""
     connection = await session.connection()
+    postgresql = connection.dialect.name == "postgresql"
     if spoken_of:
-        await connection.execute(_cancel_statement(), {"b_submissions": sorted(set(spoken_of))})
+        await connection.execute(
+            _cancel_statement(postgresql), {"b_submissions": sorted(set(spoken_of))}
+        )
     if not unbacked:
         return
     held = await connection.execute(
-        _clocks_statement(), {"b_submissions": sorted({p["submission_id"] for p in unbacked})}
+        _clocks_statement(postgresql),
+        {"b_submissions": sorted({p["submission_id"] for p in unbacked})},
     )
     clocks: dict[int, int] = dict(held.tuples().all())
     rows = []
@@ -195,14 +199,14 @@ async def back(
 
 
 @cache
-def _cancel_statement() -> Any:
+def _cancel_statement(postgresql: bool) -> Any:
     """Pending promise checks of the submissions an email spoke of (built once: its cache key
     is not recomputed per chunk)."""
     table = SlaCheck.__table__  # type: ignore[attr-defined]
     return (
         update(table)
         .where(
-            table.c.submission_id.in_(bindparam("b_submissions", expanding=True)),
+            bulk.one_of(table.c.submission_id, "b_submissions", postgresql=postgresql),
             table.c.kind == CheckKind.promise.value,
             table.c.state.in_((CheckState.scheduled.value, CheckState.claimed.value)),
         )
@@ -211,12 +215,12 @@ def _cancel_statement() -> Any:
 
 
 @cache
-def _clocks_statement() -> Any:
+def _clocks_statement(postgresql: bool) -> Any:
     """Each submission's latest clock (the period that made a promise)."""
     table = SlaClock.__table__  # type: ignore[attr-defined]
     return (
         select(table.c.submission_id, func.max(table.c.id))
-        .where(table.c.submission_id.in_(bindparam("b_submissions", expanding=True)))
+        .where(bulk.one_of(table.c.submission_id, "b_submissions", postgresql=postgresql))
         .group_by(table.c.submission_id)
     )
 
