@@ -145,13 +145,7 @@ def _fill(template: Template, values: dict[str, Any]) -> Iterator[str]:
 
 
 def _render_packaged(name: str, values: dict[str, Any]) -> str:
-    """A packaged template's whole output (what ``Template.render`` does, without the copy)."""
-    template = _packaged(name)
-    try:
-        return "".join(template.root_render_func(template.new_context(values, shared=True)))
-    except Exception:
-        template.environment.handle_exception()
-        raise  # not reached: handle_exception raises the error with the template's traceback
+    return "".join(_fill(_packaged(name), values))
 
 
 @cache
@@ -169,15 +163,11 @@ def default_source(kind: str) -> str:
     return source
 
 
-def long_date(day: date) -> str:
-    """ "Thursday 3 December": plain words, no ambiguous numeric formats."""
-    return f"{day:%A} {day.day} {day:%B}"
-
-
 @lru_cache(maxsize=512)
-def _long_date(day: date) -> str:
-    """``long_date`` of a day seen before: one email in a digest run names few distinct days."""
-    return long_date(day)
+def long_date(day: date) -> str:
+    """ "Thursday 3 December": plain words, no ambiguous numeric formats. Cached: the emails of
+    one drain name few distinct days."""
+    return f"{day:%A} {day.day} {day:%B}"
 
 
 @lru_cache(maxsize=64)
@@ -219,8 +209,8 @@ class Section:
         return {
             "job_title": self.job_title,
             "client_name": self.client_name,
-            "next_date": _long_date(self.next_date) if self.next_date else "",
-            "interview_date": _long_date(self.interview_date) if self.interview_date else "",
+            "next_date": long_date(self.next_date) if self.next_date else "",
+            "interview_date": long_date(self.interview_date) if self.interview_date else "",
             "detail": self.detail,
             "link": self.link,
             "portal_url": self.portal_url,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import bulk
@@ -32,9 +32,15 @@ DEFAULT_BATCH = 200
 DEFAULT_LEASE = timedelta(minutes=5)
 
 
+#: ix_message_pending_send's predicate as a literal, so a plan PostgreSQL caches for the claim
+#: can use that partial index (with the states as bound values a generic plan cannot prove the
+#: predicate and scans every message ever sent).
+_PENDING_OR_SENDING = text("message.state IN ('pending', 'sending')")
+
+
 def _due(table: Any, audience: Audience) -> Any:
     return and_(
-        table.c.state.in_((MessageState.pending.value, MessageState.sending.value)),
+        _PENDING_OR_SENDING,
         table.c.send_at <= bindparam("b_now"),
         table.c.audience == audience.value,
         or_(

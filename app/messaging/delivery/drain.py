@@ -24,9 +24,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import SQLModel
 
 from app.core import bulk
 from app.core.settings import Settings
@@ -208,8 +207,9 @@ async def process(
     if outgoing:
         # Written before sending: a link in an email that went out always works.
         rows = bulk.writer(session)
-        await rows.insert(_table(OptOutToken), [out.opt_out for out in outgoing])
-        await rows.insert(_table(CandidateLink), [row for out in outgoing for row in out.links])
+        await rows.insert(OptOutToken.__table__, [out.opt_out for out in outgoing])  # type: ignore[attr-defined]
+        links = [row for out in outgoing for row in out.links]
+        await rows.insert(CandidateLink.__table__, links)  # type: ignore[attr-defined]
     outcomes = await send_all(backend, [out.email for out in outgoing])
     settled: list[dict[str, Any]] = []
     new_promises: list[dict[str, Any]] = []
@@ -260,7 +260,7 @@ async def process(
         digest_time=digest_time,
         now=now,
     )
-    await bulk.writer(session).insert(_table(MessageEvent), events)
+    await bulk.writer(session).insert(MessageEvent.__table__, events)  # type: ignore[attr-defined]
     await _failure_tasks(session, failed, now)
     return result
 
@@ -340,10 +340,6 @@ def mark_sent(
             provider_message_id=provider_id,
         )
         events.append(event_row(message.id, now, "sent", f"email {lead.id}"))
-
-
-def _table(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined, no-any-return]
 
 
 def _fail(message: Taken, reason: str) -> None:
