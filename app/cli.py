@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -15,6 +14,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from app.core import eventloop
 from app.core.settings import Settings, get_settings
 
 cli = typer.Typer(help="Candor: the candidate-communication backend.", no_args_is_help=True)
@@ -114,7 +114,7 @@ def worker(
             registry.REGISTRY.select(options.only)
         except registry.UnknownKind as unknown:
             raise typer.BadParameter(str(unknown), param_hint="--only") from None
-    done = asyncio.run(run(get_settings(), once=once, now=at, options=options))
+    done = eventloop.run(run(get_settings(), once=once, now=at, options=options))
     if once:
         typer.echo(f"fired {done.checks_fired} checks")
         typer.echo(f"sent {done.emails_sent} emails")
@@ -137,7 +137,7 @@ def keys_create(
         name = TypeAdapter(Name).validate_python(name)
     except ValidationError as exc:
         raise typer.BadParameter(exc.errors()[0]["msg"], param_hint="--name") from None
-    key = asyncio.run(create_client_key(get_settings(), role=role, name=name))
+    key = eventloop.run(create_client_key(get_settings(), role=role, name=name))
     typer.echo(key)
 
 
@@ -175,7 +175,7 @@ def demo(
     get_settings.cache_clear()
     settings = Settings(database_url=url)
     run_migrations(url)
-    summary = asyncio.run(load_demo(settings))
+    summary = eventloop.run(load_demo(settings))
     typer.echo("")
     typer.echo(f"Candor demo on {db} — {summary}")
     typer.echo(f"  admin key (shown once): {summary.admin_key}")

@@ -21,6 +21,10 @@ with ``--standin-process`` in a process of its own), each from a freshly reset o
 3. **no HTTP**: the drain again with a backend that accepts every email at once: the cost of
    the database, gate and render work alone.
 
+Everything runs on the event loop the worker runs on (``app.core.eventloop``: uvloop), so the
+figures are the worker's; ``--asyncio-loop`` runs the same on asyncio's own loop instead (what
+the worker ran on before decision record 0089), to tell the loop's share from the code's.
+
 It prints the best and the median rate of each, and the ratio of ours to each plain loop.
 Targets (the issue): at least 500 emails/s, and at least 0.7 times the plain loop. The verdict
 line asks the ratio of both loops, so the faster one decides.
@@ -52,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import app.models  # noqa: F401 - registers every table, as the worker does
 from app.cli import run_migrations
+from app.core import eventloop
 from app.core.database import make_engine, make_sessionmaker
 from app.core.settings import Settings
 from app.messaging.backends import MAX_IN_FLIGHT, EmailBackend, OutgoingEmail, SendGridBackend
@@ -291,10 +296,16 @@ async def main() -> None:
         action="store_true",
         help="serve the stand-in from its own process (no GIL shared with the bench)",
     )
+    parser.add_argument(
+        "--asyncio-loop",
+        action="store_true",
+        help="run on asyncio's own event loop instead of the worker's (uvloop)",
+    )
     args = parser.parse_args()
     url: str = args.database_url
     count: int = args.count
     print(f"machine: {machine()}")
+    print(f"event loop: {type(asyncio.get_running_loop()).__module__}")
     await recreate(url)
     await asyncio.to_thread(run_migrations, url)
     started = time.perf_counter()
@@ -350,4 +361,7 @@ def report(count: int, timings: Timings) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if "--asyncio-loop" in sys.argv:
+        asyncio.run(main())
+    else:
+        eventloop.run(main())
