@@ -26,6 +26,8 @@ from sqlalchemy import Table, any_, bindparam, func, insert, select, text, updat
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.prepared import Prepared
+
 
 def one_of(column: Any, name: str, *, postgresql: bool) -> Any:
     """``column IN (:name)`` for a list parameter ``name``. On PostgreSQL one array parameter
@@ -92,8 +94,7 @@ class _Copy:
         if rows:
             names = _columns_of(rows)
             params = {f"b_{name}": [row[name] for row in rows] for name in ("id", *names)}
-            connection = await self._session.connection()
-            await connection.execute(_update_from_arrays(table, names), params)
+            await _update_from_arrays(table, names).run(self._session, params)
 
     async def insert_returning_ids(self, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
         if not rows:
@@ -153,16 +154,16 @@ def _update_each(table: Table, names: tuple[str, ...]) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _update_from_arrays(table: Table, names: tuple[str, ...]) -> Any:
+def _update_from_arrays(table: Table, names: tuple[str, ...]) -> Prepared:
     """``UPDATE table SET c = v.c … FROM (SELECT unnest(:b_id), unnest(:b_c) …) v WHERE id = v.id``
-    (PostgreSQL zips the arrays row by row)."""
+    (PostgreSQL zips the arrays row by row), run by the driver (``app.core.prepared``)."""
     given = select(
         *(
             func.unnest(bindparam(f"b_{name}", type_=ARRAY(table.c[name].type))).label(name)
             for name in ("id", *names)
         )
     ).subquery("given")
-    return (
+    return Prepared(
         update(table)
         .where(table.c.id == given.c.id)
         .values({name: given.c[name] for name in names})

@@ -33,7 +33,12 @@ STATEMENTS: list[tuple[str, Callable[[], Any], Any, str]] = [
         "ix_message_pending_send",
     ),
     ("settle, per email", promises._keep_statement, Promise, "ix_promise_open_submission"),
-    ("settle, per chunk", promises._keep_all_statement, Promise, "ix_promise_open_submission"),
+    (
+        "settle, per chunk",
+        lambda: promises._keep_all_statement().statement,
+        Promise,
+        "ix_promise_open_submission",
+    ),
     ("context", lambda: context._context_query(True), Promise, "ix_promise_open_submission"),
 ]
 

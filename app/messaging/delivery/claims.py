@@ -21,6 +21,7 @@ from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import bulk
+from app.core.prepared import Prepared
 from app.messaging.models import (
     Audience,
     Message,
@@ -180,9 +181,9 @@ class Taken:
 
 
 @cache
-def _take_statement(postgresql: bool) -> Any:
+def _take_statement(postgresql: bool) -> Prepared:
     table = _messages()
-    return (
+    return Prepared(
         update(table)
         .where(
             bulk.one_of(table.c.id, "ids", postgresql=postgresql),
@@ -205,12 +206,10 @@ async def take(session: AsyncSession, *, ids: list[int], token: str, now: dateti
     Write first: the fenced UPDATE takes SQLite's write lock at the start of the transaction (a
     transaction that reads, then writes after another worker committed, is refused).
     """
-    connection = await session.connection()
-    held = await connection.execute(
-        _take_statement(connection.dialect.name == "postgresql"),
-        {"ids": ids, "token": token, "now": now},
+    held = await _take_statement(bulk.is_postgresql(session)).rows(
+        session, {"ids": ids, "token": token, "now": now}
     )
-    return sorted((Taken(*row) for row in held.tuples().all()), key=lambda m: m.id)
+    return sorted((Taken(*row) for row in held), key=lambda m: m.id)
 
 
 async def save(session: AsyncSession, messages: list[Taken]) -> None:

@@ -24,6 +24,7 @@ from app.calendar import lookup as calendars
 from app.candidates.models import Candidate
 from app.clients.models import Client
 from app.core import bulk
+from app.core.prepared import Prepared
 from app.interviews.models import Interview
 from app.jobs.models import Job
 from app.messaging import repository
@@ -188,6 +189,12 @@ def _context_query(postgresql: bool) -> Any:
     )
 
 
+@cache
+def _context(postgresql: bool) -> Prepared:
+    """The context query as the drain runs it for every chunk (by the driver on PostgreSQL)."""
+    return Prepared(_context_query(postgresql))
+
+
 async def load_context(session: AsyncSession, submission_ids: set[int]) -> Context:
     """One round trip: the submission's people and job, and per submission (as correlated
     subqueries on indexed columns) whether the address is suppressed, the last status email
@@ -195,12 +202,10 @@ async def load_context(session: AsyncSession, submission_ids: set[int]) -> Conte
     ctx = Context()
     if not submission_ids:
         return ctx
-    connection = await session.connection()
-    rows: Any = await connection.execute(
-        _context_query(connection.dialect.name == "postgresql"),
-        {"submission_ids": sorted(submission_ids)},
+    rows = await _context(bulk.is_postgresql(session)).rows(
+        session, {"submission_ids": sorted(submission_ids)}
     )
-    for row in map(Facts._make, rows.tuples()):
+    for row in map(Facts._make, rows):
         ctx.rows[row.id] = row
         if row.suppressed:
             ctx.suppressed.add(row.email)

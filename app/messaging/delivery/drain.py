@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core import bulk
+from app.core.prepared import Prepared
 from app.core.settings import Settings
 from app.messaging import gate
 from app.messaging.backends import (
@@ -98,12 +99,12 @@ async def one_sender_per_candidate(session: AsyncSession, candidate_ids: set[int
     connection = await session.connection()
     if connection.dialect.name != "postgresql" or not candidate_ids:
         return
-    await connection.execute(_DAY_LOCKS, {"lock": CANDIDATE_DAY_LOCK, "ids": sorted(candidate_ids)})
+    await _DAY_LOCKS.run(session, {"lock": CANDIDATE_DAY_LOCK, "ids": sorted(candidate_ids)})
 
 
-#: Built once (a ``text()`` per chunk is parsed for its parameters each time).
-_DAY_LOCKS = text(
-    "SELECT pg_advisory_xact_lock(:lock, c) FROM unnest(CAST(:ids AS integer[])) AS c"
+#: Built once (a ``text()`` per chunk is parsed for its parameters each time), run by the driver.
+_DAY_LOCKS = Prepared(
+    text("SELECT pg_advisory_xact_lock(:lock, c) FROM unnest(CAST(:ids AS integer[])) AS c")
 )
 
 

@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from app.calendar import business_time as bt
 from app.core import bulk
+from app.core.prepared import Prepared
 from app.messaging import gate
 from app.messaging.delivery.context import Batch, Context
 from app.messaging.models import (
@@ -139,8 +140,8 @@ async def settle(
     connection = await session.connection()
     if settled and connection.dialect.name == "postgresql":
         # One statement for the chunk (its submissions as arrays), not one per submission.
-        await connection.execute(
-            _keep_all_statement(),
+        await _keep_all_statement().run(
+            session,
             {
                 "b_submissions": [p["b_submission"] for p in settled],
                 "b_leads": [p["b_lead"] for p in settled],
@@ -164,19 +165,15 @@ async def back(
     """R-CAND-1: a status just sent about an application cancels its pending promise checks
     (the promise they backed is settled), and each promise no cadence check backs gets one on
     its day (``gate.promise_check_at``), written in the same transaction as the promise."""
-    connection = await session.connection()
-    postgresql = connection.dialect.name == "postgresql"
+    postgresql = bulk.is_postgresql(session)
     if spoken_of:
-        await connection.execute(
-            _cancel_statement(postgresql), {"b_submissions": sorted(set(spoken_of))}
-        )
+        await _cancel_statement(postgresql).run(session, {"b_submissions": sorted(set(spoken_of))})
     if not unbacked:
         return
-    held = await connection.execute(
-        _clocks_statement(postgresql),
-        {"b_submissions": sorted({p["submission_id"] for p in unbacked})},
+    held = await _clocks_statement(postgresql).rows(
+        session, {"b_submissions": sorted({p["submission_id"] for p in unbacked})}
     )
-    clocks: dict[int, int] = dict(held.tuples().all())
+    clocks: dict[int, int] = dict(held)
     rows = []
     for promise in unbacked:
         clock_id = clocks.get(promise["submission_id"])
@@ -199,11 +196,11 @@ async def back(
 
 
 @cache
-def _cancel_statement(postgresql: bool) -> Any:
-    """Pending promise checks of the submissions an email spoke of (built once: its cache key
-    is not recomputed per chunk)."""
+def _cancel_statement(postgresql: bool) -> Prepared:
+    """Pending promise checks of the submissions an email spoke of (built once, run by the
+    driver on PostgreSQL: ``app.core.prepared``)."""
     table = SlaCheck.__table__  # type: ignore[attr-defined]
-    return (
+    return Prepared(
         update(table)
         .where(
             bulk.one_of(table.c.submission_id, "b_submissions", postgresql=postgresql),
@@ -215,10 +212,10 @@ def _cancel_statement(postgresql: bool) -> Any:
 
 
 @cache
-def _clocks_statement(postgresql: bool) -> Any:
+def _clocks_statement(postgresql: bool) -> Prepared:
     """Each submission's latest clock (the period that made a promise)."""
     table = SlaClock.__table__  # type: ignore[attr-defined]
-    return (
+    return Prepared(
         select(table.c.submission_id, func.max(table.c.id))
         .where(bulk.one_of(table.c.submission_id, "b_submissions", postgresql=postgresql))
         .group_by(table.c.submission_id)
@@ -250,7 +247,7 @@ def _keep_statement() -> Any:
 
 
 @cache
-def _keep_all_statement() -> Any:
+def _keep_all_statement() -> Prepared:
     """``_keep_statement`` for a whole chunk on PostgreSQL: the submissions and the emails that
     settle them as two arrays, joined to the open promises (one scan or index probe per chunk,
     whatever plan is cached)."""
@@ -259,7 +256,7 @@ def _keep_all_statement() -> Any:
         func.unnest(bindparam("b_submissions", type_=ARRAY(Integer))).label("b_submission"),
         func.unnest(bindparam("b_leads", type_=ARRAY(Integer))).label("b_lead"),
     ).subquery("spoken")
-    return (
+    return Prepared(
         update(table)
         .where(
             table.c.submission_id == spoken.c.b_submission,
