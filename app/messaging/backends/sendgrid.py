@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import aiohttp
+import orjson
 from sendgrid.helpers.mail import (
     Cc,
     Content,
@@ -69,8 +70,10 @@ class SendGridBackend:
         return mail
 
     def payload(self, email: OutgoingEmail) -> bytes:
-        """The request body of ``email`` (what the benchmark's plain loops post too)."""
-        return json.dumps(self._mail(email).get()).encode()
+        """The request body of ``email`` (what the benchmark's plain loops post too): the
+        library's dict, serialised by orjson (UTF-8 JSON, a twentieth of ``json.dumps``'s CPU
+        for a body of a few kilobytes: 0.4 against 6.8 us; decision record 0089)."""
+        return orjson.dumps(self._mail(email).get())
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
