@@ -237,12 +237,18 @@ class Batch:
     promise_days: int = 3
 
 
+#: The policy numbers a batch uses, built once (an ORM ``get`` builds its query on every call).
+_POLICY_NUMBERS = select(col(Policy.after_interview_days), col(Policy.promise_days)).where(
+    col(Policy.id) == 1
+)
+
+
 async def load_batch(session: AsyncSession) -> Batch:
     """What a claimed batch shares: the agency calendar, the admin's wording, the policy."""
-    policy = await session.get(Policy, 1)
+    policy = (await session.execute(_POLICY_NUMBERS)).first()
     return Batch(
         agency=await calendars.default_calendar(session),
         overrides=await repository.template_overrides(session),
-        after_interview_days=policy.after_interview_days if policy else 2,
-        promise_days=policy.promise_days if policy else 3,
+        after_interview_days=policy[0] if policy else 2,
+        promise_days=policy[1] if policy else 3,
     )
