@@ -106,10 +106,11 @@ def worker(
         poll_interval=poll_interval,
         only=frozenset(only) if only else None,
     )
-    if options.only is not None:
-        from app.worker import registry
+    from app.worker import registry
 
-        registry.discover()
+    # Every domain's work imported now, before the process's code is frozen (app.core.eventloop).
+    registry.discover()
+    if options.only is not None:
         try:
             registry.REGISTRY.select(options.only)
         except registry.UnknownKind as unknown:

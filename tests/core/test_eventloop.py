@@ -8,20 +8,44 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import gc
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from app.core import eventloop
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
 
-async def _loop_module() -> str:
-    return type(asyncio.get_running_loop()).__module__
+async def _loop_and_frozen() -> tuple[str, int]:
+    return type(asyncio.get_running_loop()).__module__, gc.get_freeze_count()
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    """``run`` freezes the test process's objects too: they go back to the collector after."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
 
 
 class TestTheServiceLoop:
-    def test_run_answers_the_coroutines_result_on_uvloop(self) -> None:
-        assert eventloop.run(_loop_module()).startswith("uvloop")
+    def test_run_answers_the_coroutines_result_on_uvloop(self, unfrozen: None) -> None:
+        loop, _ = eventloop.run(_loop_and_frozen())
+        assert loop.startswith("uvloop")
+
+    def test_what_the_process_built_is_frozen_before_main_runs(self, unfrozen: None) -> None:
+        """As the API's lifespan does (decision 0086): full collections skip the modules,
+        classes and mappers a long-lived process holds (decision 0089)."""
+        assert gc.get_freeze_count() == 0
+        _, frozen = eventloop.run(_loop_and_frozen())
+        assert frozen > 10_000
+
+    def test_asyncio_loop_on_request(self, unfrozen: None) -> None:
+        loop, _ = eventloop.run(_loop_and_frozen(), use_uvloop=False)
+        assert loop.startswith("asyncio")
 
     def test_no_process_entry_point_runs_on_another_loop(self) -> None:
         direct = []
