@@ -20,6 +20,7 @@ from app.core.database import UTCDateTime
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.models import public_of
 from app.core.pagination import Page, PageParams, make_page
+from app.core.prepared import Prepared
 
 M = TypeVar("M", bound=SQLModel)
 P = TypeVar("P", bound=SQLModel)
@@ -54,6 +55,12 @@ async def get_or_404(
 
 
 @functools.cache
+def _prepared_row_by_id(model: type[SQLModel]) -> tuple[Prepared, tuple[str, ...]]:
+    statement = _row_by_id(model)
+    return Prepared(statement), tuple(statement.selected_columns.keys())
+
+
+@functools.cache
 def _row_by_id(model: type[SQLModel]) -> Select[Any]:
     """The table's columns by id, built once per model: rows, not ORM objects."""
     table: Any = model.__table__  # type: ignore[attr-defined]
@@ -70,9 +77,14 @@ async def read_or_404(
 ) -> P:
     """``get_or_404`` for a read that only answers: the row read straight into the response
     model, with no ORM object, instance state or identity map in between (issue 14)."""
-    stmt = _row_by_id(model)
-    if visible is not None:
-        stmt = stmt.where(visible)
+    if visible is None:
+        # Built once per model and run by the driver on PostgreSQL (app.core.prepared).
+        by_id, names = _prepared_row_by_id(model)
+        found = await by_id.rows(session, {"record_id": record_id})
+        if not found:
+            raise NotFound(f"No {label(model)} with id {record_id}.")
+        return public_of(public, dict(zip(names, found[0], strict=True)))
+    stmt = _row_by_id(model).where(visible)
     row = (await session.execute(stmt, {"record_id": record_id})).one_or_none()
     if row is None:
         raise NotFound(f"No {label(model)} with id {record_id}.")

@@ -1,4 +1,4 @@
-"""Hot statements of the worker, compiled once per process and run by the driver on PostgreSQL.
+"""Hot statements, compiled once per process and run by the driver on PostgreSQL.
 
 A statement the outbox drain runs for every chunk (its context read, its fenced updates, its
 locks) is a SQLAlchemy Core statement, built once. Executing one through SQLAlchemy still costs
@@ -11,9 +11,11 @@ per process for the server's dialect (``$n`` placeholders with their casts), the
 asyncpg on the session's own connection, inside the transaction SQLAlchemy began: the same SQL,
 the same bind processing (each column type's processor), the same result processing (each
 result column type's processor), in the same transaction, without the per-call machinery. The
-driver keeps the prepared statement in its own cache. Elsewhere (SQLite), and for a session
-that has not begun its transaction yet (the driver path never begins or ends a transaction:
-that stays SQLAlchemy's), the statement runs through SQLAlchemy as any other.
+driver keeps the prepared statement in its own cache. A SELECT of a read-only request's
+session (a GET: autocommit on PostgreSQL, decision 0086) runs by the driver too, with no
+transaction to be inside: ``app.core.crud.read_or_404`` reads one record so. Elsewhere (SQLite),
+and for a session that has not begun its transaction yet (the driver path never begins or ends
+a transaction: that stays SQLAlchemy's), the statement runs through SQLAlchemy as any other.
 
 What it does not do: lists as expanding ``IN`` parameters (on PostgreSQL the drain passes lists
 as one array, ``app.core.bulk.one_of``; a statement given one is refused), ORM statements (no
@@ -31,6 +33,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
+
+from app.core.database import READ_ONLY
 
 Processor = Callable[[Any], Any]
 
@@ -70,16 +74,17 @@ class _Form:
 class Prepared:
     """One Core statement, run through the driver on PostgreSQL (see the module's docstring)."""
 
-    __slots__ = ("_forms", "statement")
+    __slots__ = ("_forms", "_select", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
+        self._select = bool(getattr(statement, "is_select", False))
         self._forms: dict[tuple[Any, ...], _Form] = {}
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows as tuples (its selected or returned columns, in order)."""
         connection = await session.connection()
-        driver = await _driver_in_transaction(connection)
+        driver = await _driver_for(connection, read=self._select and _read_only(session))
         if driver is None:
             result = await connection.execute(self.statement, dict(params))
             return [tuple(row) for row in result.all()] if result.returns_rows else []
@@ -89,7 +94,7 @@ class Prepared:
     async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> None:
         """Execute the statement for its effect (its rows, if any, are not read)."""
         connection = await session.connection()
-        driver = await _driver_in_transaction(connection)
+        driver = await _driver_for(connection, read=False)
         if driver is None:
             await connection.execute(self.statement, dict(params))
             return
@@ -106,15 +111,21 @@ class Prepared:
         return form
 
 
-async def _driver_in_transaction(connection: AsyncConnection) -> Any | None:
+def _read_only(session: AsyncSession) -> bool:
+    return bool(session.info.get(READ_ONLY))
+
+
+async def _driver_for(connection: AsyncConnection, *, read: bool) -> Any | None:
     """The asyncpg connection under ``connection`` when SQLAlchemy has begun its transaction
-    there; None where SQLAlchemy should run the statement (SQLite, or no transaction yet: the
-    statement then begins it)."""
+    there, or for a SELECT of a read-only request's session (autocommit on PostgreSQL: there is
+    no transaction to be inside, and its writes are refused before they are sent); None where
+    SQLAlchemy should run the statement (SQLite, or no transaction yet: the statement then
+    begins it)."""
     if connection.dialect.name != "postgresql":
         return None
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
-    return driver if driver.is_in_transaction() else None
+    return driver if read or driver.is_in_transaction() else None
 
 
 def _compile(statement: Executable, dialect: Dialect, params: Mapping[str, Any]) -> _Form:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.candidates.models import Candidate
 from app.core import bulk
-from app.core.database import make_sessionmaker
+from app.core.database import make_read_sessionmaker, make_sessionmaker
 from app.core.prepared import Prepared
 from app.messaging.delivery import context
 from app.messaging.models import Message, Promise
@@ -140,6 +140,20 @@ class TestTransactions:
             assert await one.rows(session, {}) == [(1,)]
             assert driven(one) == bulk.is_postgresql(session)
             await session.rollback()
+
+    async def test_a_read_only_requests_select_needs_no_transaction(
+        self, engine: AsyncEngine
+    ) -> None:
+        """A GET's session runs in autocommit on PostgreSQL (decision 0086): its SELECTs go
+        through the driver with no transaction begun for them (issue 14: GET one record)."""
+        one = Prepared(select(literal(1).label("one")))
+        async with make_read_sessionmaker(engine)() as session:
+            assert await one.rows(session, {}) == [(1,)]
+            assert driven(one) == bulk.is_postgresql(session)
+            if bulk.is_postgresql(session):
+                raw = await (await session.connection()).get_raw_connection()
+                driver: Any = raw.driver_connection
+                assert not driver.is_in_transaction()
 
 
 @on_postgresql("about the driver path, which only PostgreSQL takes")
