@@ -60,16 +60,27 @@ def _engine_of(app: Any) -> AsyncEngine:
 async def test_a_get_runs_without_a_transaction_and_a_write_inside_one(
     served: tuple[Any, httpx.AsyncClient], worker_sessionmaker: Sessions
 ) -> None:
+    """Seen two ways: SQLAlchemy's statements with asyncpg's own view of the connection (inside
+    BEGIN … COMMIT or not), and what the driver itself was asked to run, which includes the
+    statements run by the driver directly (``app.core.prepared``: GET one record)."""
     app, client = served
     integration, owner = await _callers(worker_sessionmaker)
     seen: list[tuple[str, bool]] = []
+    driver_ran: list[str] = []
 
     def after(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        # asyncpg's own view of the connection: inside BEGIN … COMMIT or not.
         in_transaction = conn.connection.driver_connection.is_in_transaction()
         seen.append((statement.split()[0].upper(), in_transaction))
 
-    event.listen(_engine_of(app).sync_engine, "after_cursor_execute", after)
+    def logged(record: Any) -> None:
+        driver_ran.append(record.query.split()[0].upper().rstrip(";"))
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(logged)
+
+    engine = _engine_of(app)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
+    event.listen(engine.sync_engine, "checkout", checkout)
     created = await client.post(
         "/v1/candidates",
         headers=integration.headers,
@@ -81,16 +92,22 @@ async def test_a_get_runs_without_a_transaction_and_a_write_inside_one(
         },
     )
     assert created.status_code == 201, created.text
-    writes = list(seen)
+    await asyncio.sleep(0)  # asyncpg hands query records to loggers with call_soon: let them run
+    writes, driven_writes = list(seen), list(driver_ran)
     seen.clear()
+    driver_ran.clear()
     read = await client.get(f"/v1/candidates/{created.json()['id']}", headers=integration.headers)
     assert read.status_code == 200, read.text
-    reads = list(seen)
+    await asyncio.sleep(0)
+    reads, driven_reads = list(seen), list(driver_ran)
 
     assert writes and all(in_tx for _, in_tx in writes), writes
     assert any(verb == "INSERT" for verb, _ in writes)
-    assert reads and not any(in_tx for _, in_tx in reads), reads
-    assert {verb for verb, _ in reads} == {"SELECT"}
+    assert "BEGIN" in driven_writes and "COMMIT" in driven_writes, driven_writes
+    assert not any(in_tx for _, in_tx in reads), reads
+    assert {verb for verb, _ in reads} <= {"SELECT"}
+    assert "SELECT" in driven_reads, driven_reads
+    assert not {"BEGIN", "COMMIT", "ROLLBACK"} & set(driven_reads), driven_reads
 
 
 async def test_a_write_in_a_read_only_session_is_refused_before_it_is_sent(
