@@ -83,6 +83,9 @@ class Load:
     """What the clients saw."""
 
     statuses: Counter[int] = field(default_factory=Counter)
+    #: Each created record read back at once (GET one record is run by the driver directly,
+    #: app.core.prepared: its lost connections must be 503s too).
+    read_statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: Counter[str] = field(default_factory=Counter)
     created: set[int] = field(default_factory=set)
     connects: int = 0
@@ -139,6 +142,17 @@ async def _client(http: httpx.AsyncClient, load: Load, owner_id: int, n: int) ->
             load.transport_errors[type(exc).__name__] += 1
             continue
         load.record(response)
+        if response.status_code == 201:
+            try:
+                read = await http.get(
+                    f"/v1/candidates/{response.json()['id']}", extensions={"trace": load.trace}
+                )
+            except httpx.TransportError as exc:
+                load.transport_errors[type(exc).__name__] += 1
+                continue
+            load.read_statuses[read.status_code] += 1
+            if read.status_code == 503 and read.headers.get("retry-after") is None:
+                load.bad_503.append(read.text)
 
 
 async def test_the_api_answers_503_through_an_outage_and_keeps_every_write__R_AV(
@@ -189,12 +203,15 @@ async def test_the_api_answers_503_through_an_outage_and_keeps_every_write__R_AV
         total = await session.scalar(select(func.count()).select_from(Candidate))
     print(
         f"\nR-AV API outage: {load.requests} requests, statuses {dict(load.statuses)}, "
+        f"reads back {dict(load.read_statuses)}, "
         f"transport errors {dict(load.transport_errors)}, client connections {load.connects}, "
         f"201s {len(load.created)} ({load.created_before} before, {load.created_after} after), "
         f"present afterwards {len(present)} of {len(load.created)} "
         f"({total} candidates in all), proxy {proxy.counts}"
     )
     assert set(load.statuses) <= {201, 503}, load.statuses
+    assert set(load.read_statuses) <= {200, 503}, load.read_statuses
+    assert load.read_statuses[200] > 0
     assert load.statuses[503] > 0, "the outage never reached a request"
     assert load.bad_503 == []
     assert not load.transport_errors
